@@ -1,0 +1,21 @@
+//! Exact per-tenant counts (for the `total` of unfiltered listings), maintained in the same
+//! transaction as the rows they count, so a page of 50 out of 100,000 needs no `COUNT(*)`.
+
+use panel1_core::TenantId;
+
+use crate::{Conn, Result, exec, on};
+
+pub async fn add(c: Conn<'_>, tenant: &TenantId, name: &str, delta: i64) -> Result<()> {
+    exec!(c, c => sqlx::query(
+        "INSERT INTO counters (tenant_id, name, value) VALUES ($1, $2, $3)
+         ON CONFLICT (tenant_id, name) DO UPDATE SET value = counters.value + excluded.value")
+        .bind(tenant.as_str()).bind(name).bind(delta)
+        .execute(c).await)?;
+    Ok(())
+}
+
+pub async fn get(c: Conn<'_>, tenant: &TenantId, name: &str) -> Result<i64> {
+    let v: Option<i64> = on!(c, c => sqlx::query_scalar("SELECT value FROM counters WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant.as_str()).bind(name).fetch_optional(c).await)?;
+    Ok(v.unwrap_or(0))
+}
