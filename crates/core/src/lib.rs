@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cron;
+pub mod domain_name;
 pub mod crypto;
 pub mod ids;
 pub mod page;
