@@ -585,3 +585,14 @@ fn truncate(s: &str, max: usize) -> &str {
         None => s,
     }
 }
+
+/// Hands every still-running job of a claim back to the queue now, without counting the run
+/// as an attempt (a worker shutting down).
+pub async fn release_claim(c: Conn<'_>, lease_token: &str) -> Result<u64> {
+    let now = now_millis();
+    Ok(exec!(c, c => sqlx::query(
+        "UPDATE jobs SET status = 'ready', attempts = attempts - 1, run_at = $2, lease_token = NULL, locked_by = NULL,
+             locked_until = NULL, updated_at = $2
+         WHERE lease_token = $1 AND status = 'running'")
+        .bind(lease_token).bind(now).execute(c).await)?)
+}
