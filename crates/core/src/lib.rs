@@ -5,9 +5,11 @@
 //! (randomness comes only from the operating system's generator when minting ids and keys).
 
 pub mod auth;
+pub mod contact;
 pub mod cron;
-pub mod domain_name;
 pub mod crypto;
+pub mod domain_lifecycle;
+pub mod domain_name;
 pub mod ids;
 pub mod page;
 pub mod secret;
