@@ -1,0 +1,39 @@
+//! Panel1's certificate authority side: ordering, validating, issuing, installing and
+//! renewing TLS certificates. No database here: the platform persists what this crate hands
+//! back (sealed account credentials, order URLs, sealed keys, parsed certificates).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`authority`] | the [`CertificateAuthority`] trait (account, order, challenges, ready, poll, finalize, certificate, revoke, renewal info, health), its values, [`CaRegistry`] |
+//! | [`acme`] | [`AcmeAuthority`]: any RFC 8555 directory through instant-acme; presets, EAB, profiles, ARI, rate limits, the CA call log |
+//! | [`identifiers`] | [`IdentifierSet`]: canonical, de-duplicated, sorted names (the order de-duplication key) |
+//! | [`keys`] | [`PrivateKey`] (ECDSA P-256/P-384, RSA 2048/3072/4096, zeroized, never printed) and CSRs |
+//! | [`certificate`] | [`CertificateChain`]: PEM chain split and parsed with x509-parser |
+//! | [`dns`] | a small DNS client over UDP/TCP on hickory-proto's wire format |
+//! | [`preflight`] | CAA (RFC 8659), names that resolve, wildcard ⇒ DNS-01, DNS-01 record visible on the authoritative servers |
+//! | [`issue`] | [`issue::Issuance`]: one resumable run of the steps with a [`issue::ChallengeSolver`] |
+//! | [`install`] | the [`install::Installer`] trait (files + reload command, webhook) and the TLS probe that confirms the served serial |
+//! | [`renewal`] | when to renew: ARI window, else 2/3 (or 1/2) of the lifetime, with jitter |
+//! | `testing` (feature) | Pebble, nginx, a test DNS server, HTTP-01 and TLS responders for tests |
+//!
+//! Secrets: account credentials and private keys only travel as
+//! [`panel1_core::SecretString`] or [`PrivateKey`], whose `Debug` prints `***`; errors and
+//! logs never carry them.
+
+pub mod acme;
+pub mod authority;
+pub mod certificate;
+pub mod dns;
+pub mod identifiers;
+pub mod keys;
+pub mod preflight;
+pub mod renewal;
+
+pub use acme::{AcmeAuthority, AcmeConfig};
+pub use authority::{
+    AccountRequest, CaAccount, CaError, CaRegistry, CertificateAuthority, Order, OrderRequest,
+    OrderStatus, PollPolicy, ValidationMethod,
+};
+pub use certificate::{CertificateChain, CertificateInfo};
+pub use identifiers::IdentifierSet;
+pub use keys::{KeyType, PrivateKey};
