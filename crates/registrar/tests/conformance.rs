@@ -1,0 +1,97 @@
+//! The registrar conformance battery, run against every adapter: the sandbox registry, the
+//! Namecheap adapter against a local server replaying Namecheap's documented responses, and
+//! the EPP adapter against a local EPP server over TLS.
+
+mod support;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use panel1_core::SecretString;
+use panel1_core::domain_name::DomainName;
+use panel1_registrar::sandbox::{Faults, PlantedDomain, SandboxConfig, SandboxRegistry};
+use panel1_registrar::*;
+use support::battery::{Harness, fresh};
+
+struct SandboxHarness {
+    _dir: tempfile::TempDir,
+    registry: SandboxRegistry,
+    registrar: Arc<dyn Registrar>,
+}
+
+async fn sandbox() -> SandboxHarness {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SandboxConfig::new(dir.path().join("registry.sqlite3"));
+    let registry = SandboxRegistry::open(&config).await.unwrap();
+    let registrar: Arc<dyn Registrar> = Arc::new(registry.registrar("panel1"));
+    SandboxHarness {
+        _dir: dir,
+        registry,
+        registrar,
+    }
+}
+
+#[async_trait]
+impl Harness for SandboxHarness {
+    fn registrar(&self) -> Arc<dyn Registrar> {
+        self.registrar.clone()
+    }
+
+    async fn foreign_domain(&self) -> (DomainName, SecretString) {
+        let name = fresh(self, "foreign");
+        let code = SecretString::new(format!("code-{}", name.as_ascii().len() * 7919));
+        let now = self.registry.now().await.unwrap();
+        self.registry
+            .plant(&PlantedDomain {
+                name: name.clone(),
+                account: "other-registrar".into(),
+                created_at: now - chrono::Duration::days(400),
+                expires_at: now + chrono::Duration::days(200),
+                locked: false,
+                nameservers: vec![],
+                auth_code: code.clone(),
+            })
+            .await
+            .unwrap();
+        (name, code)
+    }
+
+    async fn complete_transfer(&self, _name: &DomainName) {
+        // Nobody answers: the registry approves by itself after 5 days.
+        self.registry
+            .advance(chrono::Duration::days(5))
+            .await
+            .unwrap();
+    }
+
+    async fn arm_lost_response(&self) {
+        self.registry
+            .set_faults(Faults {
+                lost_response_rate: 1.0,
+                ..Faults::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    async fn disarm(&self) {
+        self.registry.set_faults(Faults::default()).await.unwrap();
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+battery!(sandbox_battery, sandbox());
+
+#[tokio::test]
+async fn the_sandbox_clock_is_shared() {
+    let h = sandbox().await;
+    let before = h.registry.now().await.unwrap();
+    h.registry.advance(chrono::Duration::days(3)).await.unwrap();
+    let after = h.registry.now().await.unwrap();
+    assert!(after - before >= chrono::Duration::days(3));
+    assert!(after - Utc::now() < chrono::Duration::days(3) + chrono::Duration::minutes(1));
+}
