@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::error::RegistrarError;
+use crate::namecheap::{Namecheap, NamecheapConfig};
 use crate::registrar::Registrar;
 use crate::sandbox::{SandboxConfig, SandboxRegistrar};
 
@@ -15,6 +16,7 @@ use crate::sandbox::{SandboxConfig, SandboxRegistrar};
 #[non_exhaustive]
 pub enum RegistrarConfig {
     Sandbox(SandboxConfig),
+    Namecheap(NamecheapConfig),
 }
 
 impl RegistrarConfig {
@@ -26,6 +28,7 @@ impl RegistrarConfig {
                     RegistrarError::config("sandbox", e.to_string())
                 })?))
             }
+            RegistrarConfig::Namecheap(c) => Ok(Arc::new(Namecheap::new(c.clone())?)),
         }
     }
 }

@@ -10,9 +10,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use panel1_core::SecretString;
 use panel1_core::domain_name::DomainName;
+use panel1_registrar::namecheap::{Namecheap, NamecheapConfig};
 use panel1_registrar::sandbox::{Faults, PlantedDomain, SandboxConfig, SandboxRegistry};
 use panel1_registrar::*;
 use support::battery::{Harness, fresh};
+use support::namecheap_server::{self, NamecheapServer};
 
 struct SandboxHarness {
     _dir: tempfile::TempDir,
@@ -95,3 +97,59 @@ async fn the_sandbox_clock_is_shared() {
     assert!(after - before >= chrono::Duration::days(3));
     assert!(after - Utc::now() < chrono::Duration::days(3) + chrono::Duration::minutes(1));
 }
+
+struct NamecheapHarness {
+    server: NamecheapServer,
+    registrar: Arc<dyn Registrar>,
+}
+
+pub fn namecheap_config(url: &str) -> NamecheapConfig {
+    NamecheapConfig {
+        api_user: namecheap_server::API_USER.into(),
+        api_key: SecretString::new(namecheap_server::API_KEY),
+        username: None,
+        client_ip: namecheap_server::CLIENT_IP.into(),
+        sandbox: true,
+        endpoint: Some(url.to_owned()),
+        timeout_secs: 1,
+    }
+}
+
+async fn namecheap() -> NamecheapHarness {
+    let server = namecheap_server::start().await;
+    let registrar: Arc<dyn Registrar> =
+        Arc::new(Namecheap::new(namecheap_config(&server.url)).unwrap());
+    NamecheapHarness { server, registrar }
+}
+
+#[async_trait]
+impl Harness for NamecheapHarness {
+    fn registrar(&self) -> Arc<dyn Registrar> {
+        self.registrar.clone()
+    }
+
+    async fn foreign_domain(&self) -> (DomainName, SecretString) {
+        let name = fresh(self, "foreign");
+        let code = format!("EPP-{}", name.as_ascii().len() * 31);
+        self.server.plant_foreign(name.as_ascii(), &code);
+        (name, SecretString::new(code))
+    }
+
+    async fn complete_transfer(&self, name: &DomainName) {
+        self.server.complete_transfer(name.as_ascii());
+    }
+
+    async fn arm_lost_response(&self) {
+        self.server.state.lock().unwrap().lose_next = true;
+    }
+
+    async fn disarm(&self) {
+        self.server.state.lock().unwrap().lose_next = false;
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![namecheap_server::API_KEY.to_owned()]
+    }
+}
+
+battery!(namecheap_battery, namecheap());
