@@ -366,11 +366,11 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
     ) -> Result<(), panel1_store::StoreError> {
         let mut tx = self.db.begin().await?;
         let result = ctx.result();
-        if jobs::complete(tx.conn(), &job.id, &job.lease_token, result.as_ref()).await? {
-            if let Some(name) = &job.schedule_name {
-                let (items, failures) = ctx.counts();
-                schedules::record_run(tx.conn(), name, "done", items, failures, None).await?;
-            }
+        if jobs::complete(tx.conn(), &job.id, &job.lease_token, result.as_ref()).await?
+            && let Some(name) = &job.schedule_name
+        {
+            let (items, failures) = ctx.counts();
+            schedules::record_run(tx.conn(), name, "done", items, failures, None).await?;
         }
         tx.commit().await
     }

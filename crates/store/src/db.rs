@@ -127,6 +127,26 @@ impl Db {
         Ok(())
     }
 
+    /// How many embedded migrations are not applied yet.
+    pub async fn pending_migrations(&self) -> Result<usize> {
+        let migrator = match self.backend() {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let mut r = self.read().await?;
+        let found = crate::on!(r.conn(), c => sqlx::query_scalar::<_, i64>("SELECT version FROM _sqlx_migrations WHERE success").fetch_all(c).await);
+        let applied = match found {
+            Ok(v) => v,
+            // No migrations table yet: nothing applied.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
+
     pub fn backend(&self) -> Backend {
         match &self.0.pools {
             Pools::Sqlite { .. } => Backend::Sqlite,

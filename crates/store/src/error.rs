@@ -24,18 +24,18 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| {
-                    // SQLite: "UNIQUE constraint failed: users.tenant_id, users.email"
-                    db.message()
-                        .rsplit(": ")
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned()
-                });
-                return StoreError::Conflict { constraint };
-            }
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            let constraint = db.constraint().map(str::to_owned).unwrap_or_else(|| {
+                // SQLite: "UNIQUE constraint failed: users.tenant_id, users.email"
+                db.message()
+                    .rsplit(": ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            });
+            return StoreError::Conflict { constraint };
         }
         if let sqlx::Error::RowNotFound = e {
             return StoreError::NotFound;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::{Conn, Result, exec, on};
 
 /// Who acted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Actor {
     /// `user`, `token` or `system`.
     pub kind: String,
@@ -28,7 +28,7 @@ impl Actor {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: AuditId,
     pub tenant_id: TenantId,

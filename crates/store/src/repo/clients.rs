@@ -9,7 +9,7 @@ use crate::{Conn, Result, StoreError, exec, on};
 
 use super::contains_pattern;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ClientDetails {
     pub name: String,
     pub company: Option<String>,
@@ -40,7 +40,7 @@ impl ClientDetails {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Client {
     pub id: ClientId,
     pub tenant_id: TenantId,

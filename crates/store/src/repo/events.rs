@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::{Backend, Conn, Result, Tx, exec, on};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     /// Position in the outbox; events of one object are delivered in this order.
     #[serde(skip)]

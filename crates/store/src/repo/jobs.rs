@@ -67,7 +67,7 @@ impl Enqueued {
 }
 
 /// Status of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     Ready,
@@ -102,7 +102,7 @@ impl JobStatus {
 }
 
 /// A job as stored, for listings and the API.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobRecord {
     pub id: JobId,
     pub tenant_id: Option<TenantId>,

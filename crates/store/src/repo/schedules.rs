@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::{Conn, Result, exec, on};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Schedule {
     pub name: String,
     pub cron: String,

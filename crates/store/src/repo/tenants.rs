@@ -6,7 +6,7 @@ use panel1_core::time::{from_millis, now_millis};
 
 use crate::{Conn, Result, exec, on};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,

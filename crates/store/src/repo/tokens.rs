@@ -6,7 +6,7 @@ use panel1_core::{ClientId, Principal, Role, Scope, TenantId, TokenId, UserId};
 
 use crate::{Conn, Result, StoreError, exec, on};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Token {
     pub id: TokenId,
     pub tenant_id: TenantId,

@@ -6,7 +6,7 @@ use panel1_core::{ClientId, PageRequest, Role, Scope, TenantId, UserId};
 
 use crate::{Conn, Result, StoreError, exec, on};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub tenant_id: TenantId,

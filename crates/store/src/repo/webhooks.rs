@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::{Conn, Result, exec, on};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: WebhookId,
     pub tenant_id: TenantId,
@@ -117,7 +117,7 @@ pub async fn delete(c: Conn<'_>, tenant: &TenantId, id: &WebhookId) -> Result<bo
     Ok(n == 1)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
     pub webhook_id: WebhookId,

@@ -1,0 +1,365 @@
+//! Settings: defaults, then an optional TOML file, then `PANEL1_…` environment variables.
+//! A bad value stops start-up with a message naming the setting and where it came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use panel1_core::SecretString;
+use serde::Deserialize;
+
+/// Every setting, after layering.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the embedded database and the master key file live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/panel1.db`.
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    /// The API and web panel.
+    pub http_addr: SocketAddr,
+    /// The built-in authoritative DNS server (UDP and TCP).
+    pub dns_addr: SocketAddr,
+    /// The master key (base64 of 32 bytes). When unset, `master_key_file` is used (and
+    /// created, mode 0600, on first start).
+    pub master_key: Option<SecretString>,
+    pub master_key_file: PathBuf,
+    /// Previous master keys still needed to open values sealed before a rotation.
+    pub previous_master_keys: Vec<SecretString>,
+    /// How Panel1 is reached from outside (links in e-mails, webhook payloads).
+    pub public_url: String,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `panel1=debug,sqlx=warn`.
+    pub log_level: String,
+    /// Jobs running at once per worker process.
+    pub worker_concurrency: usize,
+    /// Seconds a job's lease lasts before another worker may take it over.
+    pub worker_lease_secs: u64,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("setting `{setting}` (from {source_name}): {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub source_name: String,
+    pub message: String,
+}
+
+/// The file form: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    http_addr: Option<String>,
+    dns_addr: Option<String>,
+    master_key: Option<String>,
+    master_key_file: Option<PathBuf>,
+    previous_master_keys: Option<Vec<String>>,
+    public_url: Option<String>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    worker_concurrency: Option<usize>,
+    worker_lease_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+}
+
+/// The environment variables read, in the order of [`Settings`].
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("PANEL1_DATA_DIR", "data_dir"),
+    ("PANEL1_DATABASE_URL", "database_url"),
+    (
+        "PANEL1_DATABASE_MAX_CONNECTIONS",
+        "database_max_connections",
+    ),
+    ("PANEL1_HTTP_ADDR", "http_addr"),
+    ("PANEL1_DNS_ADDR", "dns_addr"),
+    ("PANEL1_MASTER_KEY", "master_key"),
+    ("PANEL1_MASTER_KEY_FILE", "master_key_file"),
+    ("PANEL1_PREVIOUS_MASTER_KEYS", "previous_master_keys"),
+    ("PANEL1_PUBLIC_URL", "public_url"),
+    ("PANEL1_LOG_FORMAT", "log_format"),
+    ("PANEL1_LOG", "log_level"),
+    ("PANEL1_WORKER_CONCURRENCY", "worker_concurrency"),
+    ("PANEL1_WORKER_LEASE_SECS", "worker_lease_secs"),
+    ("PANEL1_MAX_BODY_BYTES", "max_body_bytes"),
+];
+
+impl Settings {
+    /// Layers the defaults, the file (if any) and the environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut f = FileSettings::default();
+        let file_name = file.map(|p| p.display().to_string()).unwrap_or_default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                setting: "--config".into(),
+                source_name: file_name.clone(),
+                message: format!("cannot read the file: {e}"),
+            })?;
+            f = toml::from_str(&text).map_err(|e| ConfigError {
+                setting: e
+                    .span()
+                    .map(|s| text[s].trim().to_owned())
+                    .unwrap_or_else(|| "?".into()),
+                source_name: file_name.clone(),
+                message: e.message().to_owned(),
+            })?;
+        }
+        let layer = Layer {
+            file_name: &file_name,
+            env: &env,
+        };
+
+        let data_dir: PathBuf = layer
+            .get(
+                "data_dir",
+                f.data_dir.clone().map(|p| p.display().to_string()),
+                |s| Ok(PathBuf::from(s)),
+            )?
+            .unwrap_or_else(|| PathBuf::from("./panel1-data"));
+        let database_url = layer
+            .get("database_url", f.database_url.clone(), |s| {
+                if s.starts_with("sqlite:")
+                    || s.starts_with("postgres:")
+                    || s.starts_with("postgresql:")
+                {
+                    Ok(s.to_owned())
+                } else {
+                    Err("must start with sqlite:// or postgres://".into())
+                }
+            })?
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("panel1.db").display()));
+        let addr = |s: &str| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| "must be an address with a port, like 127.0.0.1:8080".to_owned())
+        };
+        let positive = |s: &str| match s.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err("must be a whole number greater than 0".to_owned()),
+        };
+        let master_key_file = layer
+            .get(
+                "master_key_file",
+                f.master_key_file.clone().map(|p| p.display().to_string()),
+                |s| Ok(PathBuf::from(s)),
+            )?
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        let log_format = layer
+            .get("log_format", f.log_format.clone(), |s| match s {
+                "text" => Ok(LogFormat::Text),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("must be `text` or `json`".into()),
+            })?
+            .unwrap_or(LogFormat::Text);
+        let http_addr = layer
+            .get("http_addr", f.http_addr.clone(), addr)?
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid"));
+        let public_url = layer
+            .get("public_url", f.public_url.clone(), |s| {
+                if s.starts_with("http://") || s.starts_with("https://") {
+                    Ok(s.trim_end_matches('/').to_owned())
+                } else {
+                    Err("must be an http:// or https:// URL".into())
+                }
+            })?
+            .unwrap_or_else(|| format!("http://{http_addr}"));
+        Ok(Settings {
+            database_url: SecretString::new(database_url),
+            database_max_connections: layer
+                .get(
+                    "database_max_connections",
+                    f.database_max_connections.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(8, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            http_addr,
+            dns_addr: layer
+                .get("dns_addr", f.dns_addr.clone(), addr)?
+                .unwrap_or_else(|| "127.0.0.1:5353".parse().expect("valid")),
+            master_key: layer.get("master_key", f.master_key.clone(), |s| {
+                Ok(SecretString::new(s))
+            })?,
+            master_key_file,
+            previous_master_keys: match layer
+                .get("previous_master_keys", None, |s| Ok(s.to_owned()))?
+            {
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(SecretString::new)
+                    .collect(),
+                None => f
+                    .previous_master_keys
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(SecretString::new)
+                    .collect(),
+            },
+            public_url,
+            log_format,
+            log_level: layer
+                .get("log_level", f.log_level.clone(), |s| Ok(s.to_owned()))?
+                .unwrap_or_else(|| "info".into()),
+            worker_concurrency: layer
+                .get(
+                    "worker_concurrency",
+                    f.worker_concurrency.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(16, |n| usize::try_from(n).unwrap_or(16)),
+            worker_lease_secs: layer
+                .get(
+                    "worker_lease_secs",
+                    f.worker_lease_secs.map(|n| n.to_string()),
+                    positive,
+                )?
+                .unwrap_or(60),
+            max_body_bytes: layer
+                .get(
+                    "max_body_bytes",
+                    f.max_body_bytes.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(2 * 1024 * 1024, |n| {
+                    usize::try_from(n).unwrap_or(usize::MAX)
+                }),
+            data_dir,
+        })
+    }
+
+    /// Settings from the process environment and an optional file.
+    pub fn from_env(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load(file, |k| std::env::var(k).ok())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.expose().starts_with("sqlite:")
+    }
+}
+
+struct Layer<'a, E: Fn(&str) -> Option<String>> {
+    file_name: &'a str,
+    env: &'a E,
+}
+
+impl<E: Fn(&str) -> Option<String>> Layer<'_, E> {
+    /// The value of `key`: the environment wins over the file; each is checked by `parse`.
+    fn get<T>(
+        &self,
+        key: &str,
+        from_file: Option<String>,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        let var = ENV_VARS
+            .iter()
+            .find(|(_, k)| *k == key)
+            .map(|(v, _)| *v)
+            .unwrap_or_default();
+        if let Some(v) = (self.env)(var) {
+            return parse(v.trim()).map(Some).map_err(|message| ConfigError {
+                setting: key.into(),
+                source_name: format!("environment variable {var}"),
+                message,
+            });
+        }
+        match from_file {
+            Some(v) => parse(v.trim()).map(Some).map_err(|message| ConfigError {
+                setting: key.into(),
+                source_name: format!("config file {}", self.file_name),
+                message,
+            }),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.dns_addr.to_string(), "127.0.0.1:5353");
+        assert_eq!(s.database_url.expose(), "sqlite://./panel1-data/panel1.db");
+        assert_eq!(s.master_key_file, PathBuf::from("./panel1-data/master.key"));
+        assert!(s.is_sqlite());
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = std::env::temp_dir().join(format!("p1cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("panel1.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/p1\"\nhttp_addr = \"0.0.0.0:9000\"\nworker_concurrency = 4\n",
+        )
+        .unwrap();
+        let s =
+            Settings::load(Some(&file), env(&[("PANEL1_HTTP_ADDR", "127.0.0.1:9100")])).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/srv/p1"));
+        assert_eq!(
+            s.http_addr.to_string(),
+            "127.0.0.1:9100",
+            "the environment wins"
+        );
+        assert_eq!(s.worker_concurrency, 4);
+        assert_eq!(s.database_url.expose(), "sqlite:///srv/p1/panel1.db");
+    }
+
+    #[test]
+    fn a_bad_setting_names_itself_and_its_source() {
+        let e = Settings::load(None, env(&[("PANEL1_HTTP_ADDR", "localhost")])).unwrap_err();
+        assert_eq!(e.setting, "http_addr");
+        assert!(e.to_string().contains("PANEL1_HTTP_ADDR"), "{e}");
+        let e = Settings::load(None, env(&[("PANEL1_DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert!(e.to_string().contains("database_url"), "{e}");
+        let dir = std::env::temp_dir().join(format!("p1cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "htp_addr = \"x\"\n").unwrap();
+        let e = Settings::load(Some(&file), env(&[])).unwrap_err();
+        assert!(e.to_string().contains("htp_addr"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("PANEL1_DATABASE_URL", "postgres://u:pw@h/db"),
+                ("PANEL1_MASTER_KEY", "c2VjcmV0"),
+            ]),
+        )
+        .unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("pw@") && !dbg.contains("c2VjcmV0"), "{dbg}");
+    }
+}

@@ -1,0 +1,59 @@
+//! What a Panel1 worker runs: every job type, and the installation's schedules.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use panel1_jobs::{Job, JobContext, JobError, Runner, RunnerConfig, ScheduleDef};
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::events::HandleEvent;
+use crate::webhooks::DeliverWebhook;
+
+/// The runner with every job type registered.
+pub fn runner(app: &App, config: RunnerConfig) -> Runner<App> {
+    Runner::new(app.db.clone(), app.clone(), config)
+        .register::<HandleEvent>()
+        .register::<DeliverWebhook>()
+        .register::<Prune>()
+}
+
+/// The installation's recurring schedules.
+pub fn schedules() -> Vec<ScheduleDef> {
+    vec![ScheduleDef::new("system.prune", "17 3 * * *", Prune::KIND)]
+}
+
+pub fn runner_config(app: &App) -> RunnerConfig {
+    RunnerConfig {
+        concurrency: app.settings.worker_concurrency,
+        lease: Duration::from_secs(app.settings.worker_lease_secs),
+        ..RunnerConfig::default()
+    }
+}
+
+/// Deletes finished jobs older than 14 days and idempotency keys older than 2 days.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Prune {}
+
+#[async_trait]
+impl Job for Prune {
+    const KIND: &'static str = "system::prune";
+    type Context = App;
+
+    async fn run(&self, app: &App, job: &JobContext) -> Result<(), JobError> {
+        let mut tx = app.db.begin().await?;
+        let jobs =
+            panel1_store::jobs::prune(tx.conn(), Utc::now() - chrono::Duration::days(14)).await?;
+        let keys = panel1_store::idempotency::prune(
+            tx.conn(),
+            (Utc::now() - chrono::Duration::days(2)).timestamp_millis(),
+        )
+        .await?;
+        job.report(i64::try_from(jobs + keys).unwrap_or(i64::MAX), 0);
+        job.complete_in(&mut tx).await?;
+        tx.commit().await?;
+        tracing::info!(jobs, idempotency_keys = keys, "pruned old records");
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+//! `/api/v1`: one module per resource; each handler is annotated for the OpenAPI document.
+
+pub mod audit;
+pub mod clients;
+pub mod jobs;
+pub mod me;
+pub mod tenants;
+pub mod users;
+pub mod webhooks;
+
+use panel1_app::App;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// One page of a listing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    /// The page returned, from 1.
+    pub page: u32,
+    pub limit: u32,
+    /// How many items match in all.
+    pub total: u64,
+}
+
+impl<T> From<panel1_core::Page<T>> for PageOf<T> {
+    fn from(p: panel1_core::Page<T>) -> Self {
+        Self {
+            items: p.items,
+            page: p.page,
+            limit: p.limit,
+            total: p.total,
+        }
+    }
+}
+
+/// All API routes, with their OpenAPI paths.
+pub fn routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(me::get_me))
+        .routes(routes!(clients::list_clients, clients::create_client))
+        .routes(routes!(clients::get_client, clients::update_client))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::delete_user))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(tenants::list_tenants, tenants::create_tenant))
+        .routes(routes!(audit::list_audit_log))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(jobs::list_schedules))
+        .routes(routes!(jobs::update_schedule))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(webhooks::list_webhook_deliveries))
+}
