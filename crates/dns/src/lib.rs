@@ -18,10 +18,16 @@
 //! (TSIG keys, API keys) are `panel1_core::SecretString` and never reach `Debug` output,
 //! logs or error messages.
 
+pub mod notify;
 pub mod record;
+pub mod serve;
 pub(crate) mod text;
+pub mod tsig;
 pub mod zone;
 pub mod zonefile;
 
+pub use notify::{NotifyOutcome, NotifyPolicy, notify};
 pub use record::{DnsRecord, RecordInput, RecordRules};
+pub use serve::{Catalog, DnsServer, NotifyConfig, RunningServer, ServerConfig, ZoneSnapshot};
+pub use tsig::TsigKey;
 pub use zone::{Change, ChangeOutcome, Soa, Zone, ZoneDefaults};

@@ -613,14 +613,15 @@ pub(crate) fn parse_rdata(
                 _ => None,
             };
             if let Some(n) = expect
-                && hex.len() != n {
-                    return Err(format!(
-                        "TLSA matching type {matching} needs a {}-octet digest ({n} hex digits), \
+                && hex.len() != n
+            {
+                return Err(format!(
+                    "TLSA matching type {matching} needs a {}-octet digest ({n} hex digits), \
                          got {} hex digits",
-                        n / 2,
-                        hex.len()
-                    ));
-                }
+                    n / 2,
+                    hex.len()
+                ));
+            }
             RData::try_from_str(
                 RecordType::TLSA,
                 &format!("{usage} {selector} {matching} {hex}"),
@@ -739,7 +740,8 @@ fn join_hex(tokens: &[Token<'_>]) -> Result<String, String> {
     for t in tokens {
         hex.push_str(t.raw);
     }
-    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !hex.len().is_multiple_of(2) {
+    if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !hex.len().is_multiple_of(2)
+    {
         return Err(format!(
             "`{}` is not hexadecimal data (an even number of 0-9/A-F digits)",
             cut(&hex)

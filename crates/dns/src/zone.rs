@@ -311,9 +311,10 @@ pub fn apply_changes(
     ) {
         Ok(mut r) => {
             if input.ttl.is_none()
-                && let Some(ttl) = rrset_ttl.get(&(r.name.clone(), r.record_type())) {
-                    r.ttl = *ttl;
-                }
+                && let Some(ttl) = rrset_ttl.get(&(r.name.clone(), r.record_type()))
+            {
+                r.ttl = *ttl;
+            }
             Some(r)
         }
         Err(es) => {
@@ -370,9 +371,10 @@ pub fn apply_changes(
                     continue;
                 };
                 if let Some(entry) = work[slot].take()
-                    && is_apex_ns(&entry.1, origin) {
-                        touched_apex_ns.get_or_insert(i);
-                    }
+                    && is_apex_ns(&entry.1, origin)
+                {
+                    touched_apex_ns.get_or_insert(i);
+                }
                 if let Some(pos) = created.iter().position(|c| c == id) {
                     created.remove(pos);
                 } else {
@@ -633,20 +635,21 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
             _ => None,
         };
         if let Some(t) = target
-            && let Some(alias) = node_info(t).and_then(|n| n.cname) {
-                let alias = alias as usize;
-                problems.push(problem(
-                    vec![alias, i],
-                    "content",
-                    "target_is_alias",
-                    format!(
-                        "the {rtype} target {} is an alias (CNAME), which RFC 2181 §10.3 \
+            && let Some(alias) = node_info(t).and_then(|n| n.cname)
+        {
+            let alias = alias as usize;
+            problems.push(problem(
+                vec![alias, i],
+                "content",
+                "target_is_alias",
+                format!(
+                    "the {rtype} target {} is an alias (CNAME), which RFC 2181 §10.3 \
                          forbids; point it at the canonical name {}",
-                        show(t, origin),
-                        records[alias].content()
-                    ),
-                ));
-            }
+                    show(t, origin),
+                    records[alias].content()
+                ),
+            ));
+        }
         if rtype == RecordType::DS && r.name != *origin && !nodes[node_of[i] as usize].ns {
             problems.push(problem(
                 vec![i],
@@ -682,22 +685,23 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
         if let RData::NS(ns) = &r.data {
             // A name server inside the zone it serves needs glue.
             if let Some(c) = in_cut(&ns.0)
-                && c.zone_of(&r.name) {
-                    let has_glue = node_info(&ns.0).is_some_and(|n| n.addr);
-                    if !has_glue {
-                        problems.push(problem(
-                            vec![i],
-                            "content",
-                            "glue_required",
-                            format!(
-                                "the name server {} is inside the delegated zone {}; add an A \
+                && c.zone_of(&r.name)
+            {
+                let has_glue = node_info(&ns.0).is_some_and(|n| n.addr);
+                if !has_glue {
+                    problems.push(problem(
+                        vec![i],
+                        "content",
+                        "glue_required",
+                        format!(
+                            "the name server {} is inside the delegated zone {}; add an A \
                                  or AAAA record for it (glue)",
-                                show(&ns.0, origin),
-                                show(c, origin)
-                            ),
-                        ));
-                    }
+                            show(&ns.0, origin),
+                            show(c, origin)
+                        ),
+                    ));
                 }
+            }
         }
     }
 
