@@ -108,19 +108,20 @@ pub(crate) fn resolve(zone: &ZoneSnapshot, qname: &Name, qtype: RecordType) -> R
             return res;
         }
         if qtype != RecordType::CNAME
-            && let Some(set) = node.rrset(RecordType::CNAME) {
-                res.answers.extend(node.records(set, &name));
-                let Some(RData::CNAME(target)) = set.data.first() else {
-                    return res;
-                };
-                let target = target.0.clone();
-                if !zone.origin().zone_of(&target) {
-                    return res;
-                }
-                key = wire_key(&target);
-                name = target;
-                continue;
+            && let Some(set) = node.rrset(RecordType::CNAME)
+        {
+            res.answers.extend(node.records(set, &name));
+            let Some(RData::CNAME(target)) = set.data.first() else {
+                return res;
+            };
+            let target = target.0.clone();
+            if !zone.origin().zone_of(&target) {
+                return res;
             }
+            key = wire_key(&target);
+            name = target;
+            continue;
+        }
         // NODATA (RFC 2308 §2.2).
         res.authorities.push(zone.negative_soa());
         return res;
@@ -202,9 +203,10 @@ impl Encoded {
             return &self.full;
         }
         if let Some(lean) = &self.lean
-            && lean.len() <= limit {
-                return lean;
-            }
+            && lean.len() <= limit
+        {
+            return lean;
+        }
         &self.truncated
     }
 }
