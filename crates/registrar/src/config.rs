@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::epp::{Epp, EppConfig};
 use crate::error::RegistrarError;
 use crate::namecheap::{Namecheap, NamecheapConfig};
 use crate::registrar::Registrar;
@@ -17,6 +18,7 @@ use crate::sandbox::{SandboxConfig, SandboxRegistrar};
 pub enum RegistrarConfig {
     Sandbox(SandboxConfig),
     Namecheap(NamecheapConfig),
+    Epp(EppConfig),
 }
 
 impl RegistrarConfig {
@@ -29,6 +31,7 @@ impl RegistrarConfig {
                 })?))
             }
             RegistrarConfig::Namecheap(c) => Ok(Arc::new(Namecheap::new(c.clone())?)),
+            RegistrarConfig::Epp(c) => Ok(Arc::new(Epp::new(c.clone())?)),
         }
     }
 }

@@ -10,10 +10,12 @@ use async_trait::async_trait;
 use chrono::Utc;
 use panel1_core::SecretString;
 use panel1_core::domain_name::DomainName;
+use panel1_registrar::epp::{Epp, EppConfig};
 use panel1_registrar::namecheap::{Namecheap, NamecheapConfig};
 use panel1_registrar::sandbox::{Faults, PlantedDomain, SandboxConfig, SandboxRegistry};
 use panel1_registrar::*;
 use support::battery::{Harness, fresh};
+use support::epp_server::{self, EppServer};
 use support::namecheap_server::{self, NamecheapServer};
 
 struct SandboxHarness {
@@ -153,3 +155,74 @@ impl Harness for NamecheapHarness {
 }
 
 battery!(namecheap_battery, namecheap());
+
+struct EppHarness {
+    server: EppServer,
+    registrar: Arc<dyn Registrar>,
+}
+
+impl Drop for EppHarness {
+    fn drop(&mut self) {
+        // Every frame the adapter sent was checked against the IANA schemas by the server.
+        let invalid = self.server.invalid_frames();
+        if !std::thread::panicking() {
+            assert!(
+                invalid.is_empty(),
+                "frames that fail the EPP schemas: {invalid:#?}"
+            );
+            assert!(!self.server.frames().is_empty());
+        }
+    }
+}
+
+pub fn epp_config(server: &EppServer) -> EppConfig {
+    EppConfig {
+        host: "127.0.0.1".into(),
+        port: server.port,
+        client_id: epp_server::CLIENT_ID.into(),
+        password: SecretString::new(epp_server::PASSWORD),
+        ca_pem: Some(server.ca_pem.clone()),
+        client_cert_pem: None,
+        client_key_pem: None,
+        timeout_secs: 5,
+        tlds: vec!["com".into(), "net".into(), "org".into()],
+    }
+}
+
+async fn epp() -> EppHarness {
+    let server = epp_server::start().await;
+    let registrar: Arc<dyn Registrar> = Arc::new(Epp::new(epp_config(&server)).unwrap());
+    EppHarness { server, registrar }
+}
+
+#[async_trait]
+impl Harness for EppHarness {
+    fn registrar(&self) -> Arc<dyn Registrar> {
+        self.registrar.clone()
+    }
+
+    async fn foreign_domain(&self) -> (DomainName, SecretString) {
+        let name = fresh(self, "foreign");
+        let code = format!("Tr4nsfer-{}", name.as_ascii().len());
+        self.server.plant_foreign(name.as_ascii(), &code);
+        (name, SecretString::new(code))
+    }
+
+    async fn complete_transfer(&self, name: &DomainName) {
+        self.server.approve_transfer(name.as_ascii());
+    }
+
+    async fn arm_lost_response(&self) {
+        self.server.state.lock().unwrap().lose_next = true;
+    }
+
+    async fn disarm(&self) {
+        self.server.state.lock().unwrap().lose_next = false;
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        vec![epp_server::PASSWORD.to_owned()]
+    }
+}
+
+battery!(epp_battery, epp());

@@ -1,6 +1,7 @@
 #![allow(dead_code, reason = "each test binary uses part of the support code")]
 
 pub mod battery;
+pub mod epp_server;
 pub mod namecheap_server;
 
 /// Runs every behaviour of the battery against the harness that `$setup` (an async
