@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use instant_epp::EppClient;
 use instant_epp::client::RustlsConnector;
 use instant_epp::common::NoExtension;
@@ -927,34 +927,54 @@ impl Registrar for Epp {
     async fn check(&self, names: &[DomainName]) -> Reply<Vec<Availability>> {
         let mut t = Transcript::default();
         let result = async {
-            let list: Vec<&str> = names.iter().map(|n| n.as_ascii()).collect();
-            let rsp = self
-                .exec(
-                    "check",
-                    "domain:check",
-                    &DomainCheck { domains: &list },
-                    None::<&NoExtension>,
-                    None,
-                    false,
-                    &mut t,
-                )
-                .await?;
-            let data = rsp
-                .res_data()
-                .ok_or_else(|| RegistrarError::retryable(KIND, "check", "no chkData", None))?;
+            let sold: Vec<&str> = names
+                .iter()
+                .filter(|n| self.sold("check", n).is_ok())
+                .map(|n| n.as_ascii())
+                .collect();
+            let mut answered: Vec<(String, bool, Option<String>)> = Vec::new();
+            for chunk in sold.chunks(50) {
+                let rsp = self
+                    .exec(
+                        "check",
+                        "domain:check",
+                        &DomainCheck { domains: chunk },
+                        None::<&NoExtension>,
+                        None,
+                        false,
+                        &mut t,
+                    )
+                    .await?;
+                let data = rsp
+                    .res_data()
+                    .ok_or_else(|| RegistrarError::retryable(KIND, "check", "no chkData", None))?;
+                answered.extend(data.list.iter().map(|c| {
+                    (
+                        c.name.value.to_ascii_lowercase(),
+                        c.name.available,
+                        c.reason.as_ref().map(|r| r.value.clone()),
+                    )
+                }));
+            }
             Ok(names
                 .iter()
                 .map(|n| {
-                    let cd = data
-                        .list
-                        .iter()
-                        .find(|c| c.name.value.eq_ignore_ascii_case(n.as_ascii()));
+                    if let Err(e) = self.sold("check", n) {
+                        return Availability {
+                            name: n.clone(),
+                            available: false,
+                            premium: false,
+                            price: None,
+                            reason: Some(e.to_string()),
+                        };
+                    }
+                    let cd = answered.iter().find(|(name, _, _)| name == n.as_ascii());
                     Availability {
                         name: n.clone(),
-                        available: cd.is_some_and(|c| c.name.available),
+                        available: cd.is_some_and(|c| c.1),
                         premium: false,
                         price: None,
-                        reason: cd.and_then(|c| c.reason.as_ref().map(|r| r.value.clone())),
+                        reason: cd.and_then(|c| c.2.clone()),
                     }
                 })
                 .collect())
@@ -1554,11 +1574,6 @@ impl Epp {
             let _ = client.shutdown().await;
         }
     }
-}
-
-/// When the registry says a domain expires.
-pub fn expiry(info: &DomainInfo) -> Option<DateTime<Utc>> {
-    info.expires_at
 }
 
 #[cfg(test)]

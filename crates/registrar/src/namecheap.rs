@@ -620,20 +620,25 @@ impl Registrar for Namecheap {
         let mut t = Transcript::default();
         let list: Vec<&str> = names.iter().map(|n| n.as_ascii()).collect();
         let result = async {
-            let a = self
-                .call(
-                    "check",
-                    "namecheap.domains.check",
-                    vec![("DomainList".into(), list.join(","))],
-                    false,
-                    None,
-                    &mut t,
-                )
-                .await?;
-            let doc = a.doc();
+            // Namecheap checks at most 50 names per call.
+            let mut answers = Vec::new();
+            for chunk in list.chunks(50) {
+                answers.push(
+                    self.call(
+                        "check",
+                        "namecheap.domains.check",
+                        vec![("DomainList".into(), chunk.join(","))],
+                        false,
+                        None,
+                        &mut t,
+                    )
+                    .await?,
+                );
+            }
+            let docs: Vec<roxmltree::Document<'_>> = answers.iter().map(Answer::doc).collect();
             let mut out = Vec::new();
             for n in names {
-                let r = doc.descendants().find(|x| {
+                let r = docs.iter().flat_map(|d| d.descendants()).find(|x| {
                     x.has_tag_name("DomainCheckResult")
                         && x.attribute("Domain")
                             .is_some_and(|d| d.eq_ignore_ascii_case(n.as_ascii()))

@@ -138,6 +138,8 @@ async fn every_frame_kind_validates_and_carries_the_key() {
 
     let invalid = server.invalid_frames();
     assert!(invalid.is_empty(), "{invalid:#?}");
+    let answers = server.invalid_answers();
+    assert!(answers.is_empty(), "{answers:#?}");
     let kinds: BTreeSet<String> = server
         .frames()
         .into_iter()

@@ -68,6 +68,8 @@ pub struct EppState {
     /// Every frame received: (its command element, valid against the schemas).
     pub frames: Vec<(String, bool)>,
     pub invalid: Vec<(String, String)>,
+    /// Answers of this server that fail the schemas (the server's own fidelity).
+    pub invalid_answers: Vec<(String, String)>,
     /// The clTRID of every command, in order.
     pub cltrids: Vec<String>,
     /// Apply the next mutating domain command, then drop the connection without answering.
@@ -270,7 +272,14 @@ async fn session<S: AsyncReadExt + AsyncWriteExt + Unpin>(
     st: Shared,
     dir: PathBuf,
 ) -> std::io::Result<()> {
-    write_frame(&mut s, &greeting()).await?;
+    let hello = greeting();
+    if let Err(why) = validate(&dir, &hello).await {
+        st.lock()
+            .unwrap()
+            .invalid_answers
+            .push(("greeting".into(), why));
+    }
+    write_frame(&mut s, &hello).await?;
     let mut client: Option<String> = None;
     loop {
         let xml = read_frame(&mut s).await?;
@@ -281,6 +290,12 @@ async fn session<S: AsyncReadExt + AsyncWriteExt + Unpin>(
         };
         if lose {
             return Ok(());
+        }
+        if let Err(why) = validate(&dir, &answer).await {
+            st.lock()
+                .unwrap()
+                .invalid_answers
+                .push((answer.clone(), why));
         }
         write_frame(&mut s, &answer).await?;
         if close {
@@ -869,5 +884,9 @@ impl EppServer {
 
     pub fn invalid_frames(&self) -> Vec<(String, String)> {
         self.state.lock().unwrap().invalid.clone()
+    }
+
+    pub fn invalid_answers(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().invalid_answers.clone()
     }
 }
