@@ -103,7 +103,21 @@ async fn expiry_grace_redemption_restore_and_release() {
             .failure_kind(),
         Some(FailureKind::NotEligible)
     );
+    let listed = |l: &DomainList| l.domains.iter().any(|d| d.name == n);
+    assert!(listed(
+        &r.list_domains(&ListRequest::default())
+            .await
+            .result
+            .unwrap()
+    ));
     reg.advance(Duration::days(5)).await.unwrap();
+    let list = r
+        .list_domains(&ListRequest::default())
+        .await
+        .result
+        .unwrap();
+    assert_eq!(list.total, Some(0));
+    assert!(!listed(&list));
     assert_eq!(
         r.info(&n).await.result.unwrap_err().failure_kind(),
         Some(FailureKind::NotFound)
