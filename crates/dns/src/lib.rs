@@ -19,6 +19,7 @@
 //! logs or error messages.
 
 pub mod notify;
+pub mod provider;
 pub mod record;
 pub mod serve;
 pub(crate) mod text;
@@ -27,6 +28,7 @@ pub mod zone;
 pub mod zonefile;
 
 pub use notify::{NotifyOutcome, NotifyPolicy, notify};
+pub use provider::{DnsProvider, ProviderConfig, ProviderError, ProviderRegistry};
 pub use record::{DnsRecord, RecordInput, RecordRules};
 pub use serve::{Catalog, DnsServer, NotifyConfig, RunningServer, ServerConfig, ZoneSnapshot};
 pub use tsig::TsigKey;

@@ -246,6 +246,22 @@ impl ZoneSnapshot {
         &self.nodes[0]
     }
 
+    /// The zone as served, back in its stored form.
+    pub fn to_zone(&self) -> Zone {
+        Zone {
+            origin: self.origin.clone(),
+            soa: self.soa.clone(),
+            records: self
+                .all_records()
+                .map(|r| DnsRecord {
+                    name: r.name,
+                    ttl: r.ttl,
+                    data: r.data,
+                })
+                .collect(),
+        }
+    }
+
     /// Every record in transfer order (apex first), without the SOA.
     pub(crate) fn all_records(&self) -> impl Iterator<Item = Record> + '_ {
         self.nodes
