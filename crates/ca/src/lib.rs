@@ -25,9 +25,13 @@ pub mod authority;
 pub mod certificate;
 pub mod dns;
 pub mod identifiers;
+pub mod install;
+pub mod issue;
 pub mod keys;
 pub mod preflight;
 pub mod renewal;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use acme::{AcmeAuthority, AcmeConfig};
 pub use authority::{

@@ -57,7 +57,8 @@ pub struct AcmeConfig {
     /// The registry name (`letsencrypt`, `zerossl`, ...).
     pub name: String,
     pub directory_url: String,
-    /// Issuer domains for CAA checks; when empty, the directory's `caaIdentities` are used.
+    /// Issuer domains for CAA checks (the directory may list its own: see
+    /// [`DirectoryInfo::caa_identities`]).
     #[serde(default)]
     pub caa_identities: Vec<String>,
     /// The binding used when creating accounts (commercial CAs).
@@ -187,6 +188,7 @@ pub struct AcmeAuthority {
     /// Loaded accounts by SHA-256 of their credentials (loading fetches the directory).
     accounts: Mutex<HashMap<String, Account>>,
     order_times: Mutex<VecDeque<Instant>>,
+    directory: Mutex<Option<(Instant, DirectoryInfo, Option<String>)>>,
 }
 
 impl std::fmt::Debug for AcmeAuthority {
@@ -197,6 +199,12 @@ impl std::fmt::Debug for AcmeAuthority {
             .finish_non_exhaustive()
     }
 }
+
+/// How long a fetched directory is reused for renewal-information URLs.
+const DIRECTORY_TTL: Duration = Duration::from_secs(3600);
+
+/// RFC 9773: when the CA gives no `Retry-After`, ask again in six hours.
+const ARI_DEFAULT_RETRY: Duration = Duration::from_secs(6 * 3600);
 
 /// The longest the local order limit waits in-line before answering `RateLimited`.
 const MAX_LOCAL_WAIT: Duration = Duration::from_secs(30);
@@ -235,6 +243,7 @@ impl AcmeAuthority {
             http,
             accounts: Mutex::new(HashMap::new()),
             order_times: Mutex::new(VecDeque::new()),
+            directory: Mutex::new(None),
         })
     }
 
@@ -388,6 +397,19 @@ impl AcmeAuthority {
         }
     }
 
+    /// Loads an order by URL and reads it, retrying on a bad nonce (reads are idempotent).
+    async fn load_view(
+        &self,
+        acct: &Account,
+        order_url: &str,
+    ) -> Result<Order, instant_acme::Error> {
+        nonce_retry(move || async move {
+            let mut order = acct.order(order_url.to_owned()).await?;
+            self.view(acct, &mut order).await
+        })
+        .await
+    }
+
     /// Reads an order and all its authorizations into the trait's view.
     async fn view(
         &self,
@@ -472,7 +494,74 @@ impl AcmeAuthority {
         problem
     }
 
-    async fn directory_info(&self) -> Result<DirectoryInfo, CaError> {
+    /// The directory, fetched at most once an hour, with its `renewalInfo` URL.
+    async fn cached_directory(&self) -> Result<(DirectoryInfo, Option<String>), CaError> {
+        if let Some((at, d, r)) = self.directory.lock().ok().and_then(|c| c.clone())
+            && at.elapsed() < DIRECTORY_TTL
+        {
+            return Ok((d, r));
+        }
+        let (d, r) = self.fetch_directory().await?;
+        if let Ok(mut c) = self.directory.lock() {
+            *c = Some((Instant::now(), d.clone(), r.clone()));
+        }
+        Ok((d, r))
+    }
+
+    fn exchange_err(&self, e: ExchangeError, url: &str) -> CaError {
+        match e {
+            ExchangeError::Transport(t) => CaError::Unreachable {
+                ca: self.ca(),
+                url: url.to_owned(),
+                reason: t.to_string(),
+            },
+            ExchangeError::Request(r) => CaError::Protocol {
+                ca: self.ca(),
+                detail: format!("invalid URL `{url}`: {r}"),
+            },
+        }
+    }
+
+    /// An error answer to a plain GET: 5xx is an outage, 429 a rate limit, the rest a
+    /// refusal carrying the CA's problem document.
+    fn status_err(
+        &self,
+        parts: &::http::response::Parts,
+        body: &[u8],
+        url: &str,
+        calls: &[CaCall],
+    ) -> CaError {
+        let status = parts.status;
+        let problem = serde_json::from_slice::<instant_acme::Problem>(body)
+            .map(|p| problem_from(&p))
+            .unwrap_or_else(|_| CaProblem::new(format!("HTTP {status}")));
+        if status.is_server_error() {
+            CaError::Unreachable {
+                ca: self.ca(),
+                url: url.to_owned(),
+                reason: format!("HTTP {status}: {}", problem.detail),
+            }
+        } else if status.as_u16() == 429 {
+            CaError::RateLimited {
+                ca: self.ca(),
+                detail: problem.detail,
+                retry_after: self::http::retry_after(parts).or_else(|| {
+                    calls
+                        .iter()
+                        .rev()
+                        .find_map(|c| c.retry_after_secs)
+                        .map(Duration::from_secs)
+                }),
+            }
+        } else {
+            CaError::Rejected {
+                ca: self.ca(),
+                problem: Box::new(problem),
+            }
+        }
+    }
+
+    async fn fetch_directory(&self) -> Result<(DirectoryInfo, Option<String>), CaError> {
         #[derive(Deserialize, Default)]
         #[serde(rename_all = "camelCase")]
         struct Meta {
@@ -498,17 +587,11 @@ impl AcmeAuthority {
             meta: Meta,
         }
         let url = &self.config.directory_url;
-        let (parts, body) = self.http.get(url).await.map_err(|e| match e {
-            ExchangeError::Transport(t) => CaError::Unreachable {
-                ca: self.ca(),
-                url: url.clone(),
-                reason: t.to_string(),
-            },
-            ExchangeError::Request(r) => CaError::Protocol {
-                ca: self.ca(),
-                detail: format!("invalid directory URL `{url}`: {r}"),
-            },
-        })?;
+        let (parts, body) = self
+            .http
+            .get(url)
+            .await
+            .map_err(|e| self.exchange_err(e, url))?;
         if !parts.status.is_success() {
             return Err(CaError::Unreachable {
                 ca: self.ca(),
@@ -520,7 +603,7 @@ impl AcmeAuthority {
             ca: self.ca(),
             detail: format!("`{url}` is not an ACME directory: {e}"),
         })?;
-        Ok(DirectoryInfo {
+        let info = DirectoryInfo {
             url: url.clone(),
             profiles: dir.meta.profiles,
             renewal_info: dir.renewal_info.is_some(),
@@ -528,7 +611,38 @@ impl AcmeAuthority {
             terms_of_service: dir.meta.terms_of_service,
             caa_identities: dir.meta.caa_identities,
             website: dir.meta.website,
-        })
+        };
+        Ok((info, dir.renewal_info))
+    }
+}
+
+/// A bare HTTPS client trusting `roots`, for the test harness.
+#[cfg(feature = "testing")]
+pub(crate) fn test_http(roots: Vec<CertificateDer<'static>>) -> Result<AcmeHttp, rustls::Error> {
+    AcmeHttp::new(Some(roots), Duration::from_secs(5), 4)
+}
+
+fn is_bad_nonce(e: &instant_acme::Error) -> bool {
+    matches!(e, instant_acme::Error::Api(p)
+        if p.r#type.as_deref() == Some("urn:ietf:params:acme:error:badNonce"))
+}
+
+/// Runs an idempotent step again when the CA rejected a nonce after instant-acme's own three
+/// tries (RFC 8555 §6.5: such a request is not processed). Pebble rejects 5% of nonces.
+async fn nonce_retry<T, F, Fut>(f: F) -> Result<T, instant_acme::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, instant_acme::Error>>,
+{
+    let mut tries = 0;
+    loop {
+        match f().await {
+            Err(e) if is_bad_nonce(&e) && tries < 3 => {
+                tries += 1;
+                tracing::debug!(tries, "bad nonce; trying the step again");
+            }
+            other => return other,
+        }
     }
 }
 
@@ -669,7 +783,7 @@ impl CertificateAuthority for AcmeAuthority {
     #[tracing::instrument(skip_all, fields(ca = %self.config.name))]
     async fn health_check(&self) -> Result<HealthReport, CaError> {
         let started = Instant::now();
-        let directory = self.directory_info().await?;
+        let (directory, _) = self.fetch_directory().await?;
         Ok(HealthReport {
             ca: self.ca(),
             latency: started.elapsed(),
@@ -703,13 +817,12 @@ impl CertificateAuthority for AcmeAuthority {
             terms_of_service_agreed: request.terms_of_service_agreed,
             only_return_existing: false,
         };
-        let (res, calls) = with_calls(
-            Account::builder_with_http(Box::new(self.http.clone())).create(
-                &new,
-                self.config.directory_url.clone(),
-                eab.as_ref(),
-            ),
-        )
+        let (new, eab) = (&new, eab.as_ref());
+        let (res, calls) = with_calls(nonce_retry(move || async move {
+            Account::builder_with_http(Box::new(self.http.clone()))
+                .create(new, self.config.directory_url.clone(), eab)
+                .await
+        }))
         .await;
         let (acct, creds) = res.map_err(|e| self.map_err(e, &calls))?;
         let credentials = serde_json::to_string(&creds).map_err(|e| CaError::Protocol {
@@ -763,9 +876,18 @@ impl CertificateAuthority for AcmeAuthority {
             })?;
             new = new.replaces(id);
         }
+        let (acct, new) = (&acct, &new);
         let (res, calls) = with_calls(async {
-            let mut order = acct.new_order(&new).await?;
-            self.view(&acct, &mut order).await
+            // The creation alone is retried on a bad nonce (such a request is never
+            // processed); a read that fails after it re-reads the order, never re-creates it.
+            let mut order = nonce_retry(move || async move { acct.new_order(new).await }).await?;
+            match self.view(acct, &mut order).await {
+                Err(e) if is_bad_nonce(&e) => {
+                    let url = order.url().to_owned();
+                    self.load_view(acct, &url).await
+                }
+                other => other,
+            }
         })
         .await;
         let order = res.map_err(|e| self.map_err(e, &calls))?;
@@ -776,11 +898,7 @@ impl CertificateAuthority for AcmeAuthority {
     #[tracing::instrument(skip_all, fields(ca = %self.config.name, order = %order_url))]
     async fn order(&self, account: &CaAccount, order_url: &str) -> Result<Order, CaError> {
         let acct = self.account(account).await?;
-        let (res, calls) = with_calls(async {
-            let mut order = acct.order(order_url.to_owned()).await?;
-            self.view(&acct, &mut order).await
-        })
-        .await;
+        let (res, calls) = with_calls(self.load_view(&acct, order_url)).await;
         res.map_err(|e| self.map_err(e, &calls))
     }
 
@@ -792,7 +910,8 @@ impl CertificateAuthority for AcmeAuthority {
         challenge_urls: &[String],
     ) -> Result<(), CaError> {
         let acct = self.account(account).await?;
-        let (res, calls) = with_calls(async {
+        let acct = &acct;
+        let (res, calls) = with_calls(nonce_retry(move || async move {
             let mut order = acct.order(order_url.to_owned()).await?;
             let mut found = 0usize;
             let mut it = order.authorizations();
@@ -816,7 +935,7 @@ impl CertificateAuthority for AcmeAuthority {
                 }
             }
             Ok::<_, instant_acme::Error>(found)
-        })
+        }))
         .await;
         let found = res.map_err(|e| self.map_err(e, &calls))?;
         if found < challenge_urls.len() {
@@ -840,26 +959,35 @@ impl CertificateAuthority for AcmeAuthority {
     ) -> Result<Order, CaError> {
         let acct = self.account(account).await?;
         let started = Instant::now();
-        let (res, calls) = with_calls(async {
+        let acct = &acct;
+        let (res, calls) = with_calls(nonce_retry(move || async move {
             let mut order = acct.order(order_url.to_owned()).await?;
             let mut failure = None;
             if order.state().status == instant_acme::OrderStatus::Pending {
                 match order.poll_ready(&retry_policy(policy)).await {
                     Ok(_) => {}
-                    Err(instant_acme::Error::Api(p)) => failure = Some(problem_from(&p)),
+                    // Either the order carries an error, or the request itself failed:
+                    // only the order's state tells them apart.
+                    Err(instant_acme::Error::Api(p)) => {
+                        let state = order.refresh().await?;
+                        if state.status != instant_acme::OrderStatus::Invalid
+                            && state.error.is_none()
+                        {
+                            return Err(instant_acme::Error::Api(p));
+                        }
+                        failure = Some(problem_from(&p));
+                    }
                     Err(e) => return Err(e),
                 }
             }
-            let invalid =
-                failure.is_some() || order.state().status == instant_acme::OrderStatus::Invalid;
-            if invalid {
+            if failure.is_some() || order.state().status == instant_acme::OrderStatus::Invalid {
                 // Fresh authorizations carry the per-name errors.
                 order.refresh().await?;
-                let problem = self.invalid_problem(&acct, &mut order, failure).await;
+                let problem = self.invalid_problem(acct, &mut order, failure).await;
                 return Ok(Err(problem));
             }
-            self.view(&acct, &mut order).await.map(Ok)
-        })
+            self.view(acct, &mut order).await.map(Ok)
+        }))
         .await;
         match res {
             Ok(Ok(order)) => Ok(order),
@@ -889,14 +1017,15 @@ impl CertificateAuthority for AcmeAuthority {
         csr: &Csr,
     ) -> Result<Order, CaError> {
         let acct = self.account(account).await?;
-        let (res, calls) = with_calls(async {
+        let acct = &acct;
+        let (res, calls) = with_calls(nonce_retry(move || async move {
             let mut order = acct.order(order_url.to_owned()).await?;
             // A resumed job may have finalized already: only a ready order takes a CSR.
             if order.state().status == instant_acme::OrderStatus::Ready {
                 order.finalize_csr(&csr.der).await?;
             }
-            self.view(&acct, &mut order).await
-        })
+            self.view(acct, &mut order).await
+        }))
         .await;
         let order = res.map_err(|e| self.map_err(e, &calls))?;
         match order.status {
@@ -928,7 +1057,8 @@ impl CertificateAuthority for AcmeAuthority {
     ) -> Result<CertificateChain, CaError> {
         let acct = self.account(account).await?;
         let started = Instant::now();
-        let (res, calls) = with_calls(async {
+        let acct = &acct;
+        let (res, calls) = with_calls(nonce_retry(move || async move {
             let mut order = acct.order(order_url.to_owned()).await?;
             let status = order.state().status;
             match status {
@@ -940,7 +1070,7 @@ impl CertificateAuthority for AcmeAuthority {
                 }
                 other => Ok(Err(other)),
             }
-        })
+        }))
         .await;
         let pem = match res {
             Ok(Ok(pem)) => pem,
@@ -996,9 +1126,13 @@ impl CertificateAuthority for AcmeAuthority {
             }
         };
         let der = CertificateDer::from(certificate_der);
-        let (res, calls) = with_calls(acct.revoke(&instant_acme::RevocationRequest {
-            certificate: &der,
-            reason: Some(reason),
+        let (acct, der, reason) = (&acct, &der, &reason);
+        let (res, calls) = with_calls(nonce_retry(move || async move {
+            acct.revoke(&instant_acme::RevocationRequest {
+                certificate: der,
+                reason: Some(reason.clone()),
+            })
+            .await
         }))
         .await;
         res.map_err(|e| self.map_err(e, &calls))?;
@@ -1006,10 +1140,13 @@ impl CertificateAuthority for AcmeAuthority {
         Ok(())
     }
 
+    /// RFC 9773 §4: an unauthenticated GET of `{renewalInfo}/{certificate id}`. A missing or
+    /// unreadable `Retry-After` means six hours; any value is kept within a minute and a
+    /// day, so a CA cannot make the platform poll in a loop or forget a certificate.
     #[tracing::instrument(skip_all, fields(ca = %self.config.name, serial = %certificate.serial_hex))]
     async fn renewal_info(
         &self,
-        account: &CaAccount,
+        _account: &CaAccount,
         certificate: &CertificateInfo,
     ) -> Result<RenewalInfo, CaError> {
         let id = certificate
@@ -1022,25 +1159,47 @@ impl CertificateAuthority for AcmeAuthority {
                     "renewal information for a certificate without an authority key identifier"
                         .into(),
             })?;
-        let acct = self.account(account).await?;
-        let (res, calls) = with_calls(acct.renewal_info(&id)).await;
-        let (info, retry_after) = res.map_err(|e| match e {
-            instant_acme::Error::Unsupported(_) => CaError::NotSupported {
-                ca: self.ca(),
-                capability: "ACME renewal information (RFC 9773)".into(),
-            },
-            e => self.map_err(e, &calls),
+        let (_, base) = self.cached_directory().await?;
+        let base = base.ok_or_else(|| CaError::NotSupported {
+            ca: self.ca(),
+            capability: "ACME renewal information (RFC 9773)".into(),
         })?;
-        let to_utc = |t: i64| {
-            chrono::DateTime::<chrono::Utc>::from_timestamp(t, 0).ok_or_else(|| CaError::Protocol {
+        let url = format!("{}/{id}", base.trim_end_matches('/'));
+        let (res, calls) = with_calls(self.http.get(&url)).await;
+        let (parts, body) = res.map_err(|e| self.exchange_err(e, &url))?;
+        if !parts.status.is_success() {
+            return Err(self.status_err(&parts, &body, &url, &calls));
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Window {
+            start: chrono::DateTime<chrono::Utc>,
+            end: chrono::DateTime<chrono::Utc>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Info {
+            suggested_window: Window,
+            #[serde(rename = "explanationURL")]
+            explanation_url: Option<String>,
+        }
+        let info: Info = serde_json::from_slice(&body).map_err(|e| CaError::Protocol {
+            ca: self.ca(),
+            detail: format!("the renewal information at {url} is not RFC 9773 JSON: {e}"),
+        })?;
+        if info.suggested_window.end <= info.suggested_window.start {
+            return Err(CaError::Protocol {
                 ca: self.ca(),
-                detail: "renewal window out of range".into(),
-            })
-        };
+                detail: format!("the renewal window at {url} ends before it starts"),
+            });
+        }
+        let retry_after = self::http::retry_after(&parts)
+            .unwrap_or(ARI_DEFAULT_RETRY)
+            .clamp(Duration::from_secs(60), Duration::from_secs(24 * 3600));
         Ok(RenewalInfo {
             window: RenewalWindow {
-                start: to_utc(info.suggested_window.start.unix_timestamp())?,
-                end: to_utc(info.suggested_window.end.unix_timestamp())?,
+                start: info.suggested_window.start,
+                end: info.suggested_window.end,
             },
             explanation_url: info.explanation_url,
             retry_after,
@@ -1048,7 +1207,7 @@ impl CertificateAuthority for AcmeAuthority {
     }
 
     async fn directory(&self) -> Result<DirectoryInfo, CaError> {
-        self.directory_info().await
+        Ok(self.fetch_directory().await?.0)
     }
 }
 
