@@ -18,6 +18,16 @@
 //!
 //! Secrets (API keys, EPP passwords, auth codes) are [`panel1_core::SecretString`]s: they
 //! never appear in `Debug` output, logs, errors or transcripts.
+//!
+//! ## Tests
+//!
+//! `tests/conformance.rs` runs one generic test per behaviour (`tests/support/battery.rs`)
+//! against every adapter: the sandbox on a temporary file, Namecheap against a local server
+//! replaying its documented responses (`tests/support/namecheap_server.rs`), and EPP against
+//! a local TLS server (`tests/support/epp_server.rs`) that checks every frame it receives,
+//! and every answer it gives, with `xmllint` (Debian's `libxml2-utils`) against the IANA
+//! schemas in `tests/epp-schemas/`. `tests/sandbox.rs`, `tests/namecheap.rs` and
+//! `tests/epp.rs` test what is particular to each adapter.
 
 pub mod config;
 pub mod epp;
