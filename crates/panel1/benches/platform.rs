@@ -1,0 +1,256 @@
+//! Platform benchmark: job queue throughput (enqueue, drain) on SQLite and PostgreSQL, and the
+//! authenticated list call of the real `panel1 serve` binary (50 clients out of 100,000, 64
+//! concurrent connections) with median and p99 latency, plus `serve`'s idle resident memory.
+//!
+//! Run: `cargo bench -p panel1 --bench platform` (or `bench/platform`). Needs PostgreSQL as the
+//! tests do (`PANEL1_TEST_POSTGRES_URL`). `BENCH_JOBS` and `BENCH_CLIENTS` change the sizes.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use panel1_core::crypto::{Keyring, MasterKey};
+use panel1_core::{Role, Scope};
+use panel1_jobs::{EnqueueOptions, Job, JobContext, JobError, Runner, RunnerConfig};
+use panel1_store::jobs::{JobFilter, JobScope, JobStatus};
+use panel1_store::testing::TestDb;
+use panel1_store::{Backend, Db, clients, tenants, users};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Serialize, Deserialize)]
+struct Noop {
+    n: u64,
+}
+
+#[async_trait]
+impl Job for Noop {
+    const KIND: &'static str = "bench::noop";
+    type Context = ();
+    async fn run(&self, _: &(), _: &JobContext) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+}
+
+async fn count(db: &Db, s: JobStatus) -> u64 {
+    let mut r = db.read().await.unwrap();
+    panel1_store::jobs::list(r.conn(), &JobScope::All, &JobFilter { status: Some(s), kind: None }, panel1_core::PageRequest::first(1)).await.unwrap().1
+}
+
+struct JobFigures {
+    enqueue_batch: f64,
+    enqueue_single: f64,
+    drain: f64,
+}
+
+async fn jobs_bench(backend: Backend, n: usize) -> JobFigures {
+    let t = TestDb::new(backend).await;
+    let db = t.db.clone();
+    // Batch enqueue: one transaction, multi-row inserts.
+    let jobs: Vec<_> = (0..n as u64).map(|i| panel1_jobs::new_job(&Noop { n: i }, EnqueueOptions::default()).unwrap()).collect();
+    let start = Instant::now();
+    let mut tx = db.begin().await.unwrap();
+    panel1_store::jobs::enqueue_many(&mut tx, &jobs).await.unwrap();
+    tx.commit().await.unwrap();
+    let enqueue_batch = n as f64 / start.elapsed().as_secs_f64();
+
+    // Drain: two runners (32 jobs at once each), completions batched.
+    let cancel = CancellationToken::new();
+    let start = Instant::now();
+    let runners: Vec<_> = (0..2)
+        .map(|i| {
+            let cfg = RunnerConfig { worker_id: format!("bench-{i}"), concurrency: 32, poll_interval: Duration::from_millis(20), ..RunnerConfig::default() };
+            Runner::new(db.clone(), (), cfg).register::<Noop>().start(cancel.clone())
+        })
+        .collect();
+    while count(&db, JobStatus::Done).await < n as u64 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drain = n as f64 / start.elapsed().as_secs_f64();
+    cancel.cancel();
+    for r in runners {
+        r.join().await;
+    }
+
+    // Single enqueues: one transaction per job, 8 callers at once (as API requests would).
+    let single = n / 4;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (w..single).step_by(8) {
+                panel1_jobs::enqueue_now(&db, &Noop { n: i as u64 }, EnqueueOptions::default()).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let enqueue_single = single as f64 / start.elapsed().as_secs_f64();
+    JobFigures { enqueue_batch, enqueue_single, drain }
+}
+
+struct ApiFigures {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    idle_rss_mb: f64,
+    errors: usize,
+}
+
+struct Serve(Child);
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+async fn api_bench(backend: Backend, clients_n: usize) -> ApiFigures {
+    let t = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = MasterKey::generate().unwrap();
+    // Seed a tenant, a staff token and the clients directly through the store.
+    let mut tx = t.db.begin().await.unwrap();
+    let tenant = tenants::insert(tx.conn(), "Bench", "bench").await.unwrap();
+    let user = users::insert(tx.conn(), &tenant.id, &users::NewUser { email: "s@bench.test", name: "S", role: Role::Staff, client_id: None, password_hash: None })
+        .await
+        .unwrap();
+    let (secret, hash) = panel1_core::crypto::new_api_token().unwrap();
+    panel1_store::tokens::insert(tx.conn(), &tenant.id, &user.id, "bench", &hash, "p1_", None).await.unwrap();
+    tx.commit().await.unwrap();
+    let _ = Keyring::new(key.clone(), []);
+    let mut tx = t.db.begin().await.unwrap();
+    for i in 0..clients_n {
+        let d = clients::ClientDetails {
+            name: format!("Client {i}"),
+            company: Some(format!("Company {}", i % 977)),
+            email: format!("c{i}@example.com"),
+            phone: None,
+            address1: Some("Main street 1".into()),
+            address2: None,
+            city: Some("Utrecht".into()),
+            state: None,
+            postal_code: Some("1234 AB".into()),
+            country: Some("NL".into()),
+            status: "active".into(),
+            notes: None,
+        };
+        clients::insert(tx.conn(), &tenant.id, &d).await.unwrap();
+        if i % 20_000 == 19_999 {
+            tx.commit().await.unwrap();
+            tx = t.db.begin().await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    let _ = Scope::tenant(tenant.id.clone());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_panel1"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("PANEL1_DATABASE_URL", t.url())
+        .env("PANEL1_HTTP_ADDR", "127.0.0.1:0")
+        .env("PANEL1_MASTER_KEY", key.to_text().expose())
+        .env("PANEL1_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let mut base = String::new();
+    for line in out {
+        let line = line.unwrap();
+        if let Some(a) = line.strip_prefix("Listening on ") {
+            base = a.to_owned();
+            break;
+        }
+    }
+    let serve = Serve(child);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let idle_rss_mb = rss_mb(serve.0.id());
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let url = format!("{base}/api/v1/clients?limit=50&page=3");
+    // Warm up.
+    for _ in 0..200 {
+        http.get(&url).bearer_auth(secret.expose()).send().await.unwrap().bytes().await.unwrap();
+    }
+    let duration = Duration::from_secs(10);
+    let start = Instant::now();
+    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let http = http.clone();
+        let url = url.clone();
+        let token = secret.expose().to_owned();
+        let errors = errors.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            while start.elapsed() < duration {
+                let t0 = Instant::now();
+                match http.get(&url).bearer_auth(&token).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                    }
+                    _ => {
+                        errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    drop(serve);
+    ApiFigures {
+        rps: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        idle_rss_mb,
+        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let n = env_usize("BENCH_JOBS", 20_000);
+        let clients_n = env_usize("BENCH_CLIENTS", 100_000);
+        println!("Panel1 platform benchmark ({} cores)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+        println!();
+        println!("job queue, {n} no-op jobs (target: drain >= 5,000 jobs/s on PostgreSQL)");
+        println!("{:<12} {:>22} {:>26} {:>18}", "backend", "enqueue batch (jobs/s)", "enqueue 1 per tx (jobs/s)", "drain (jobs/s)");
+        for b in [Backend::Sqlite, Backend::Postgres] {
+            let f = jobs_bench(b, n).await;
+            println!("{:<12} {:>22.0} {:>26.0} {:>18.0}", b.as_str(), f.enqueue_batch, f.enqueue_single, f.drain);
+        }
+        println!();
+        println!("GET /api/v1/clients?limit=50 out of {clients_n}, 64 connections, 10 s (target: p99 < 20 ms; serve idle < 60 MB)");
+        println!("{:<12} {:>12} {:>12} {:>12} {:>16} {:>8}", "backend", "requests/s", "median ms", "p99 ms", "serve idle RSS", "errors");
+        for b in [Backend::Sqlite, Backend::Postgres] {
+            let f = api_bench(b, clients_n).await;
+            println!("{:<12} {:>12.0} {:>12.2} {:>12.2} {:>13.1} MB {:>8}", b.as_str(), f.rps, f.p50_ms, f.p99_ms, f.idle_rss_mb, f.errors);
+        }
+    });
+}
