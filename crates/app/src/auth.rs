@@ -4,8 +4,11 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use panel1_core::crypto::{TOKEN_PREFIX, hash_token, random_bytes};
 use panel1_core::time::now_millis;
-use panel1_core::{Principal, SecretString};
+use panel1_core::{Principal, SecretString, TokenId, UserId};
 use panel1_store::tokens;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::{App, AppError, AppResult};
 
@@ -13,14 +16,58 @@ use crate::{App, AppError, AppResult};
 /// turn every read into a write).
 const TOUCH_EVERY_MS: i64 = 60_000;
 
+/// How long a verified token is trusted without asking the database again. Revocations and
+/// user deletions made in this process take effect at once (they clear the cache); made in
+/// another process, within this time.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+const CACHE_MAX: usize = 10_000;
+
+/// Recently verified tokens, by hash.
+#[derive(Default)]
+pub struct TokenCache(Mutex<HashMap<String, (Principal, Instant)>>);
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let map = self.0.lock().ok()?;
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    fn put(&self, hash: String, p: Principal) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= CACHE_MAX {
+                map.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+                if map.len() >= CACHE_MAX {
+                    map.clear();
+                }
+            }
+            map.insert(hash, (p, Instant::now()));
+        }
+    }
+
+    /// Forgets every cached token of `user` (deleted) or the token `token` (revoked).
+    pub fn forget(&self, user: Option<&UserId>, token: Option<&TokenId>) {
+        if let Ok(mut map) = self.0.lock() {
+            map.retain(|_, (p, _)| {
+                user.is_none_or(|u| &p.user_id != u)
+                    && token.is_none_or(|t| p.token_id.as_ref() != Some(t))
+            });
+        }
+    }
+}
+
 /// The principal behind a bearer token, or `Unauthenticated`. Revoked and expired tokens, and
 /// tokens of deleted users, are refused.
 pub async fn authenticate_token(app: &App, token: &str) -> AppResult<Principal> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
         return Err(AppError::Unauthenticated);
     }
-    let now = now_millis();
     let hash = hash_token(token);
+    if let Some(p) = app.token_cache.get(&hash) {
+        return Ok(p);
+    }
+    let now = now_millis();
     let found = {
         let mut r = app.db.read().await?;
         tokens::authenticate(r.conn(), &hash, now).await?
@@ -28,6 +75,7 @@ pub async fn authenticate_token(app: &App, token: &str) -> AppResult<Principal> 
     let Some((principal, last_used)) = found else {
         return Err(AppError::Unauthenticated);
     };
+    app.token_cache.put(hash, principal.clone());
     if last_used.is_none_or(|t| now - t > TOUCH_EVERY_MS)
         && let Some(id) = principal.token_id.clone()
     {

@@ -50,6 +50,8 @@ pub struct AppInner {
     /// One HTTP client (connection pool) for webhooks and provider APIs.
     pub http: reqwest::Client,
     pub handlers: events::Handlers,
+    /// Recently verified API tokens.
+    pub token_cache: auth::TokenCache,
 }
 
 impl std::ops::Deref for App {
@@ -78,6 +80,7 @@ impl App {
             settings,
             http,
             handlers,
+            token_cache: auth::TokenCache::default(),
         })))
     }
 }

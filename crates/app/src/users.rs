@@ -219,6 +219,8 @@ pub async fn delete(app: &App, admin: Admin<'_>, id: &UserId) -> AppResult<()> {
     )
     .await?;
     tx.commit().await?;
+    // After the commit, so no concurrent request can cache the old state again.
+    app.token_cache.forget(Some(id), None);
     Ok(())
 }
 
@@ -341,5 +343,6 @@ pub async fn revoke_token(app: &App, caller: &Caller, id: &TokenId) -> AppResult
     )
     .await?;
     tx.commit().await?;
+    app.token_cache.forget(None, Some(id));
     Ok(())
 }

@@ -6,7 +6,6 @@
 //! tests do (`PANEL1_TEST_POSTGRES_URL`). `BENCH_JOBS` and `BENCH_CLIENTS` change the sizes.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -34,12 +33,26 @@ impl Job for Noop {
 }
 
 fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 async fn count(db: &Db, s: JobStatus) -> u64 {
     let mut r = db.read().await.unwrap();
-    panel1_store::jobs::list(r.conn(), &JobScope::All, &JobFilter { status: Some(s), kind: None }, panel1_core::PageRequest::first(1)).await.unwrap().1
+    panel1_store::jobs::list(
+        r.conn(),
+        &JobScope::All,
+        &JobFilter {
+            status: Some(s),
+            kind: None,
+        },
+        panel1_core::PageRequest::first(1),
+    )
+    .await
+    .unwrap()
+    .1
 }
 
 struct JobFigures {
@@ -52,24 +65,35 @@ async fn jobs_bench(backend: Backend, n: usize) -> JobFigures {
     let t = TestDb::new(backend).await;
     let db = t.db.clone();
     // Batch enqueue: one transaction, multi-row inserts.
-    let jobs: Vec<_> = (0..n as u64).map(|i| panel1_jobs::new_job(&Noop { n: i }, EnqueueOptions::default()).unwrap()).collect();
+    let jobs: Vec<_> = (0..n as u64)
+        .map(|i| panel1_jobs::new_job(&Noop { n: i }, EnqueueOptions::default()).unwrap())
+        .collect();
     let start = Instant::now();
     let mut tx = db.begin().await.unwrap();
-    panel1_store::jobs::enqueue_many(&mut tx, &jobs).await.unwrap();
+    panel1_store::jobs::enqueue_many(&mut tx, &jobs)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let enqueue_batch = n as f64 / start.elapsed().as_secs_f64();
 
-    // Drain: two runners (32 jobs at once each), completions batched.
+    // Drain: two runners (128 no-op jobs at once each, so claims come in batches of up to 128), completions batched.
     let cancel = CancellationToken::new();
     let start = Instant::now();
     let runners: Vec<_> = (0..2)
         .map(|i| {
-            let cfg = RunnerConfig { worker_id: format!("bench-{i}"), concurrency: 32, poll_interval: Duration::from_millis(20), ..RunnerConfig::default() };
-            Runner::new(db.clone(), (), cfg).register::<Noop>().start(cancel.clone())
+            let cfg = RunnerConfig {
+                worker_id: format!("bench-{i}"),
+                concurrency: 128,
+                poll_interval: Duration::from_millis(20),
+                ..RunnerConfig::default()
+            };
+            Runner::new(db.clone(), (), cfg)
+                .register::<Noop>()
+                .start(cancel.clone())
         })
         .collect();
     while count(&db, JobStatus::Done).await < n as u64 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let drain = n as f64 / start.elapsed().as_secs_f64();
     cancel.cancel();
@@ -85,7 +109,9 @@ async fn jobs_bench(backend: Backend, n: usize) -> JobFigures {
         let db = db.clone();
         tasks.push(tokio::spawn(async move {
             for i in (w..single).step_by(8) {
-                panel1_jobs::enqueue_now(&db, &Noop { n: i as u64 }, EnqueueOptions::default()).await.unwrap();
+                panel1_jobs::enqueue_now(&db, &Noop { n: i as u64 }, EnqueueOptions::default())
+                    .await
+                    .unwrap();
             }
         }));
     }
@@ -93,7 +119,11 @@ async fn jobs_bench(backend: Backend, n: usize) -> JobFigures {
         t.await.unwrap();
     }
     let enqueue_single = single as f64 / start.elapsed().as_secs_f64();
-    JobFigures { enqueue_batch, enqueue_single, drain }
+    JobFigures {
+        enqueue_batch,
+        enqueue_single,
+        drain,
+    }
 }
 
 struct ApiFigures {
@@ -128,11 +158,23 @@ async fn api_bench(backend: Backend, clients_n: usize) -> ApiFigures {
     // Seed a tenant, a staff token and the clients directly through the store.
     let mut tx = t.db.begin().await.unwrap();
     let tenant = tenants::insert(tx.conn(), "Bench", "bench").await.unwrap();
-    let user = users::insert(tx.conn(), &tenant.id, &users::NewUser { email: "s@bench.test", name: "S", role: Role::Staff, client_id: None, password_hash: None })
+    let user = users::insert(
+        tx.conn(),
+        &tenant.id,
+        &users::NewUser {
+            email: "s@bench.test",
+            name: "S",
+            role: Role::Staff,
+            client_id: None,
+            password_hash: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (secret, hash) = panel1_core::crypto::new_api_token().unwrap();
+    panel1_store::tokens::insert(tx.conn(), &tenant.id, &user.id, "bench", &hash, "p1_", None)
         .await
         .unwrap();
-    let (secret, hash) = panel1_core::crypto::new_api_token().unwrap();
-    panel1_store::tokens::insert(tx.conn(), &tenant.id, &user.id, "bench", &hash, "p1_", None).await.unwrap();
     tx.commit().await.unwrap();
     let _ = Keyring::new(key.clone(), []);
     let mut tx = t.db.begin().await.unwrap();
@@ -183,57 +225,55 @@ async fn api_bench(backend: Backend, clients_n: usize) -> ApiFigures {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let idle_rss_mb = rss_mb(serve.0.id());
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    // The load comes from wrk (a separate C process, as a real client would be).
     let url = format!("{base}/api/v1/clients?limit=50&page=3");
-    // Warm up.
-    for _ in 0..200 {
-        http.get(&url).bearer_auth(secret.expose()).send().await.unwrap().bytes().await.unwrap();
-    }
-    let duration = Duration::from_secs(10);
-    let start = Instant::now();
-    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..64 {
-        let http = http.clone();
-        let url = url.clone();
-        let token = secret.expose().to_owned();
-        let errors = errors.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while start.elapsed() < duration {
-                let t0 = Instant::now();
-                match http.get(&url).bearer_auth(&token).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                    }
-                    _ => {
-                        errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    }
-                }
-                lat.push(t0.elapsed().as_secs_f64() * 1000.0);
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    let auth = format!("Authorization: Bearer {}", secret.expose());
+    let _ = Command::new("wrk")
+        .args(["-t1", "-c8", "-d2s", "-H", &auth, &url])
+        .output();
+    let out = Command::new("wrk")
+        .args(["-t2", "-c64", "-d10s", "--latency", "-H", &auth, &url])
+        .output()
+        .expect("wrk is installed (bench/platform installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let figure = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix))
+            .map(|v| {
+                let v = v.trim();
+                let (num, mult) = if let Some(n) = v.strip_suffix("us") {
+                    (n, 0.001)
+                } else if let Some(n) = v.strip_suffix("ms") {
+                    (n, 1.0)
+                } else if let Some(n) = v.strip_suffix('s') {
+                    (n, 1000.0)
+                } else {
+                    (v, 1.0)
+                };
+                num.trim().parse::<f64>().unwrap_or(f64::NAN) * mult
+            })
+            .unwrap_or(f64::NAN)
+    };
+    let errors = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
     drop(serve);
     ApiFigures {
-        rps: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
+        rps: figure("Requests/sec:"),
+        p50_ms: figure("50%"),
+        p99_ms: figure("99%"),
         idle_rss_mb,
-        errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+        errors,
     }
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let n = env_usize("BENCH_JOBS", 20_000);
         let clients_n = env_usize("BENCH_CLIENTS", 100_000);
