@@ -157,6 +157,19 @@ define_id!(
     AuditId, "aud", "audit entry"
 );
 
+define_id!(
+    /// An invoice issued to a client.
+    InvoiceId, "inv", "invoice"
+);
+define_id!(
+    /// An entry of a client's credit ledger.
+    CreditEntryId, "crd", "credit entry"
+);
+define_id!(
+    /// An e-mail Panel1 sent (or tried to send).
+    EmailId, "eml", "email"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod domain_lifecycle;
 pub mod domain_name;
 pub mod ids;
+pub mod money;
 pub mod page;
 pub mod secret;
 pub mod time;

@@ -19,3 +19,13 @@ pub async fn get(c: Conn<'_>, tenant: &TenantId, name: &str) -> Result<i64> {
         .bind(tenant.as_str()).bind(name).fetch_optional(c).await)?;
     Ok(v.unwrap_or(0))
 }
+
+/// Adds one to a counter and returns the new value (invoice numbers, sequences). The row is
+/// locked until the transaction ends, so concurrent callers get distinct values.
+pub async fn next(c: Conn<'_>, tenant: &TenantId, name: &str) -> Result<i64> {
+    Ok(on!(c, c => sqlx::query_scalar(
+        "INSERT INTO counters (tenant_id, name, value) VALUES ($1, $2, 1)
+         ON CONFLICT (tenant_id, name) DO UPDATE SET value = counters.value + 1
+         RETURNING value")
+        .bind(tenant.as_str()).bind(name).fetch_one(c).await)?)
+}

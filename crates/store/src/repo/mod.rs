@@ -2,8 +2,10 @@
 //! data, the tenant scope; none of them commits: the caller owns the transaction.
 
 pub mod audit;
+pub mod billing;
 pub mod clients;
 pub mod counters;
+pub mod emails;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
