@@ -2,6 +2,8 @@
 //!
 //! `dns-bench gen-zone N FILE` writes a generated zone of N records;
 //! `dns-bench import FILE` times parse + validate of a zone file (records/second);
+//! `dns-bench gen-queries N COUNT FILE` writes dnsperf input for that zone;
+//! `dns-bench free-port` prints a free UDP port;
 //! `dns-bench serve FILE ADDR` serves the zone with the built-in server until stdin closes
 //! and prints its resident memory.
 
@@ -40,11 +42,139 @@ fn main() {
                 problems.len()
             );
         }
+        Some("gen-queries") => {
+            let n: usize = args[2].parse().expect("N");
+            let count: usize = args[3].parse().expect("COUNT");
+            std::fs::write(&args[4], generate_queries(n, count)).expect("write queries");
+        }
+        Some("serve") => serve(&args[2], &args[3]),
+        Some("free-port") => {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            println!("{}", s.local_addr().expect("addr").port());
+        }
         _ => {
-            eprintln!("usage: dns-bench gen-zone N FILE | import FILE | serve FILE ADDR");
+            eprintln!(
+                "usage: dns-bench gen-zone N FILE | gen-queries N COUNT FILE | import FILE | serve FILE ADDR"
+            );
             std::process::exit(2);
         }
     }
+}
+
+/// Serves a zone file with the built-in server until stdin closes; prints `ready` and the
+/// resident memory once the zone is served.
+fn serve(file: &str, addr: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let origin = Name::from_ascii("bench.test.").expect("origin");
+        let catalog = panel1_dns::Catalog::new();
+        {
+            let text = std::fs::read_to_string(file).expect("read zone");
+            let imported =
+                import_zone(&text, &origin, &RecordRules::default()).expect("valid zone");
+            let zone = panel1_dns::Zone {
+                origin: origin.clone(),
+                soa: imported.soa.expect("SOA"),
+                records: imported.records,
+            };
+            let start = Instant::now();
+            catalog.publish(&zone);
+            eprintln!(
+                "published {} records in {:.3} s",
+                zone.records.len(),
+                start.elapsed().as_secs_f64()
+            );
+        }
+        let config = panel1_dns::ServerConfig {
+            listen: addr.parse().expect("listen address"),
+            ..panel1_dns::ServerConfig::default()
+        };
+        let server = panel1_dns::DnsServer::start(config, catalog.clone())
+            .await
+            .expect("server starts");
+        println!("ready {} rss_kib={}", server.udp_addr(), rss_kib());
+        let _ = tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            while std::io::stdin()
+                .read_line(&mut sink)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {
+                sink.clear();
+            }
+        })
+        .await;
+        let stats = server.stats();
+        eprintln!(
+            "served {} UDP queries, {} from cache; rss_kib={}",
+            stats.udp_queries.load(std::sync::atomic::Ordering::Relaxed),
+            stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
+            rss_kib()
+        );
+        server.shutdown().await;
+    });
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// dnsperf input for a zone of `n` records made by `generate_zone`: 60 % answers
+/// (A, AAAA, MX, TXT, SRV), 15 % CNAME chains, 10 % NODATA, 15 % NXDOMAIN.
+fn generate_queries(n: usize, count: usize) -> String {
+    let mut out = String::with_capacity(count * 32);
+    let hosts = n.saturating_sub(4).max(10);
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for q in 0..count {
+        let r = next();
+        let i = (r % hosts as u64) as usize;
+        let base = i - i % 10;
+        match q % 20 {
+            0..=5 => {
+                let _ = writeln!(out, "host{}.bench.test A", base + (r as usize >> 8) % 5);
+            }
+            6 => {
+                let _ = writeln!(out, "host{}.bench.test AAAA", base + 5);
+            }
+            7 | 8 => {
+                let _ = writeln!(out, "mail{}.bench.test MX", base + 7);
+            }
+            9 | 10 => {
+                let _ = writeln!(out, "txt{}.bench.test TXT", base + 8);
+            }
+            11 => {
+                let _ = writeln!(out, "_sip._tcp.svc{}.bench.test SRV", base + 9);
+            }
+            12..=14 => {
+                let _ = writeln!(out, "www{}.bench.test A", base + 6);
+            }
+            15 | 16 => {
+                let _ = writeln!(out, "host{}.bench.test TXT", base);
+            }
+            _ => {
+                let _ = writeln!(out, "nx{}-{}.bench.test A", r % 1_000_000, q);
+            }
+        }
+    }
+    out
 }
 
 /// A zone of about `n` records: A/AAAA hosts, MX, TXT, CNAME, SRV in realistic proportions.
