@@ -149,6 +149,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 .arg(dir.path().join("lego"))
                 .arg("run")
                 .output()?;
+            if i == 0 && std::env::var_os("BENCH_LEGO_LOG").is_some() {
+                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            }
             if out.status.success() {
                 ok += 1;
             } else {

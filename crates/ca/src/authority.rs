@@ -593,6 +593,38 @@ impl CaRegistry {
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
+
+    /// Builds every configured CA (a bad entry fails, naming it).
+    pub fn from_configs(configs: &[CaConfig]) -> Result<Self, CaError> {
+        let mut r = Self::new();
+        for c in configs {
+            r.insert(c.build()?);
+        }
+        Ok(r)
+    }
+}
+
+/// How a CA is configured, tagged by kind (`kind = "acme"`); commercial order APIs become
+/// further variants.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CaConfig {
+    Acme(crate::acme::AcmeConfig),
+}
+
+impl CaConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            CaConfig::Acme(c) => &c.name,
+        }
+    }
+
+    pub fn build(&self) -> Result<Arc<dyn CertificateAuthority>, CaError> {
+        match self {
+            CaConfig::Acme(c) => Ok(Arc::new(crate::acme::AcmeAuthority::new(c.clone())?)),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -691,6 +723,27 @@ mod tests {
             problem: Box::new(p),
         };
         assert!(!invalid.is_retryable());
+    }
+
+    #[test]
+    fn registry_builds_from_tagged_configs() {
+        let configs: Vec<CaConfig> = serde_json::from_str(
+            r#"[{"kind":"acme","name":"letsencrypt","directory_url":"https://acme-v02.api.letsencrypt.org/directory","caa_identities":["letsencrypt.org"]},
+                {"kind":"acme","name":"zerossl","directory_url":"https://acme.zerossl.com/v2/DV90","eab":{"key_id":"kid","hmac_key":"c2VjcmV0"}}]"#,
+        )
+        .unwrap();
+        assert_eq!(configs[1].name(), "zerossl");
+        let r = CaRegistry::from_configs(&configs).unwrap();
+        assert_eq!(r.names().collect::<Vec<_>>(), ["letsencrypt", "zerossl"]);
+        let le = r.get("letsencrypt").unwrap();
+        assert_eq!(le.caa_identities(), ["letsencrypt.org"]);
+        assert!(r.get("nope").is_none());
+        assert!(!format!("{configs:?}").contains("c2VjcmV0"));
+        let bad: CaConfig = serde_json::from_str(
+            r#"{"kind":"acme","name":"x","directory_url":"https://x/dir","root_certificates_pem":"nope"}"#,
+        )
+        .unwrap();
+        assert!(bad.build().is_err());
     }
 
     #[test]

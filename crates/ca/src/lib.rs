@@ -35,8 +35,8 @@ pub mod testing;
 
 pub use acme::{AcmeAuthority, AcmeConfig};
 pub use authority::{
-    AccountRequest, CaAccount, CaError, CaRegistry, CertificateAuthority, Order, OrderRequest,
-    OrderStatus, PollPolicy, ValidationMethod,
+    AccountRequest, CaAccount, CaConfig, CaError, CaRegistry, CertificateAuthority, Order,
+    OrderRequest, OrderStatus, PollPolicy, ValidationMethod,
 };
 pub use certificate::{CertificateChain, CertificateInfo};
 pub use identifiers::IdentifierSet;

@@ -128,6 +128,9 @@ impl AcmeHttp {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(timeout));
+        // Small JWS POSTs written as headers then body would otherwise wait on Nagle +
+        // delayed ACK (about 40 ms each).
+        http.set_nodelay(true);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config)
             .https_only()
