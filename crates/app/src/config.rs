@@ -37,6 +37,11 @@ pub struct Settings {
     pub worker_lease_secs: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Where e-mail goes: `smtp://host:port` (plain), `smtp://host:port?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`. Unset: e-mails are recorded and logged, not sent.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of Panel1's e-mail.
+    pub smtp_from: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -73,6 +78,8 @@ struct FileSettings {
     worker_concurrency: Option<usize>,
     worker_lease_secs: Option<u64>,
     max_body_bytes: Option<usize>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
 }
 
 /// The environment variables read, in the order of [`Settings`].
@@ -94,6 +101,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PANEL1_WORKER_CONCURRENCY", "worker_concurrency"),
     ("PANEL1_WORKER_LEASE_SECS", "worker_lease_secs"),
     ("PANEL1_MAX_BODY_BYTES", "max_body_bytes"),
+    ("PANEL1_SMTP_URL", "smtp_url"),
+    ("PANEL1_SMTP_FROM", "smtp_from"),
 ];
 
 impl Settings {
@@ -239,6 +248,22 @@ impl Settings {
                 .map_or(2 * 1024 * 1024, |n| {
                     usize::try_from(n).unwrap_or(usize::MAX)
                 }),
+            smtp_url: layer.get("smtp_url", f.smtp_url.clone(), |s| {
+                if s.starts_with("smtp://") || s.starts_with("smtps://") {
+                    Ok(SecretString::new(s))
+                } else {
+                    Err("must be an smtp:// or smtps:// URL, e.g. smtp://127.0.0.1:25".into())
+                }
+            })?,
+            smtp_from: layer
+                .get("smtp_from", f.smtp_from.clone(), |s| {
+                    if s.contains('@') {
+                        Ok(s.to_owned())
+                    } else {
+                        Err("must be an e-mail address, e.g. Panel1 <noreply@example.com>".into())
+                    }
+                })?
+                .unwrap_or_else(|| "Panel1 <noreply@panel1.local>".into()),
             data_dir,
         })
     }

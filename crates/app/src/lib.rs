@@ -18,14 +18,18 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod bootstrap;
 pub mod caller;
 pub mod clients;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod notify;
 pub mod ops;
 pub mod tenants;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod users;
 pub mod webhooks;
 pub mod worker;

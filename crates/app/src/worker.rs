@@ -16,6 +16,7 @@ pub fn runner(app: &App, config: RunnerConfig) -> Runner<App> {
     Runner::new(app.db.clone(), app.clone(), config)
         .register::<HandleEvent>()
         .register::<DeliverWebhook>()
+        .register::<crate::notify::SendEmail>()
         .register::<Prune>()
 }
 

@@ -20,7 +20,11 @@ impl Currency {
         if b.len() == 3 && b.iter().all(u8::is_ascii_uppercase) {
             Ok(Currency([b[0], b[1], b[2]]))
         } else {
-            Err(ValidationError::field("", "format", "must be a three-letter ISO 4217 currency code such as USD or EUR"))
+            Err(ValidationError::field(
+                "",
+                "format",
+                "must be a three-letter ISO 4217 currency code such as USD or EUR",
+            ))
         }
     }
 
@@ -31,7 +35,8 @@ impl Currency {
     /// Digits after the decimal point (ISO 4217 minor units).
     pub fn minor_units(&self) -> u32 {
         match self.as_str() {
-            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
             "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
             _ => 2,
         }
@@ -59,7 +64,8 @@ impl Serialize for Currency {
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Currency::parse(&s).map_err(|e| serde::de::Error::custom(e.summary().trim_start_matches(": ").to_owned()))
+        Currency::parse(&s)
+            .map_err(|e| serde::de::Error::custom(e.summary().trim_start_matches(": ").to_owned()))
     }
 }
 
@@ -89,7 +95,10 @@ impl Money {
     }
 
     pub fn zero(currency: Currency) -> Self {
-        Self { amount: 0, currency }
+        Self {
+            amount: 0,
+            currency,
+        }
     }
 
     /// Parses a decimal amount (`12.34`, `12`, `0.5`) in `currency`, refusing more decimals than
@@ -97,15 +106,34 @@ impl Money {
     pub fn parse_decimal(text: &str, currency: Currency) -> Result<Money, ValidationError> {
         let t = text.trim();
         let digits = currency.minor_units();
-        let bad = || ValidationError::field("", "format", format!("must be an amount like 12.50 with at most {digits} decimals"));
+        let bad = || {
+            ValidationError::field(
+                "",
+                "format",
+                format!("must be an amount like 12.50 with at most {digits} decimals"),
+            )
+        };
         let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() as u32 > digits {
+        if int.is_empty()
+            || !int.bytes().all(|b| b.is_ascii_digit())
+            || !frac.bytes().all(|b| b.is_ascii_digit())
+            || frac.len() as u32 > digits
+        {
             return Err(bad());
         }
         let scale = 10i64.pow(digits);
         let int: i64 = int.parse().map_err(|_| bad())?;
-        let frac_val: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<width$}", width = digits as usize).parse().map_err(|_| bad())? };
-        let amount = int.checked_mul(scale).and_then(|v| v.checked_add(frac_val)).ok_or_else(bad)?;
+        let frac_val: i64 = if frac.is_empty() {
+            0
+        } else {
+            format!("{frac:0<width$}", width = digits as usize)
+                .parse()
+                .map_err(|_| bad())?
+        };
+        let amount = int
+            .checked_mul(scale)
+            .and_then(|v| v.checked_add(frac_val))
+            .ok_or_else(bad)?;
         Ok(Money { amount, currency })
     }
 
@@ -118,16 +146,27 @@ impl Money {
         let scale = 10i64.pow(digits);
         let sign = if self.amount < 0 { "-" } else { "" };
         let abs = self.amount.unsigned_abs();
-        format!("{sign}{}.{:0width$}", abs / scale as u64, abs % scale as u64, width = digits as usize)
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / scale as u64,
+            abs % scale as u64,
+            width = digits as usize
+        )
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
         (self.currency == other.currency).then_some(())?;
-        Some(Money { amount: self.amount.checked_add(other.amount)?, currency: self.currency })
+        Some(Money {
+            amount: self.amount.checked_add(other.amount)?,
+            currency: self.currency,
+        })
     }
 
     pub fn checked_mul(self, n: i64) -> Option<Money> {
-        Some(Money { amount: self.amount.checked_mul(n)?, currency: self.currency })
+        Some(Money {
+            amount: self.amount.checked_mul(n)?,
+            currency: self.currency,
+        })
     }
 }
 
@@ -165,7 +204,10 @@ impl Markup {
             }
             Markup::Fixed { amount } => cost.amount.saturating_add(amount),
         };
-        Money { amount: ending.map_or(raw, |e| round_up_to_ending(raw, e)), currency: cost.currency }
+        Money {
+            amount: ending.map_or(raw, |e| round_up_to_ending(raw, e)),
+            currency: cost.currency,
+        }
     }
 }
 
@@ -188,7 +230,10 @@ mod tests {
         assert_eq!(m.to_string(), "12.50 USD");
         let jpy = Currency::parse("jpy").unwrap();
         assert_eq!(Money::parse_decimal("1200", jpy).unwrap().amount, 1200);
-        assert!(Money::parse_decimal("12.5", jpy).is_err(), "yen have no decimals");
+        assert!(
+            Money::parse_decimal("12.5", jpy).is_err(),
+            "yen have no decimals"
+        );
         assert!(Money::parse_decimal("-1", Currency::USD).is_err());
         assert!(Money::parse_decimal("1.234", Currency::USD).is_err());
         assert!(Currency::parse("US").is_err());
@@ -198,12 +243,31 @@ mod tests {
     #[test]
     fn markup_and_endings() {
         let cost = Money::new(1000, Currency::USD);
-        assert_eq!(Markup::Percent { basis_points: 2000 }.apply(cost, None).amount, 1200);
-        assert_eq!(Markup::Percent { basis_points: 2000 }.apply(cost, Some(99)).amount, 1299);
-        assert_eq!(Markup::Fixed { amount: 250 }.apply(cost, Some(0)).amount, 1300);
+        assert_eq!(
+            Markup::Percent { basis_points: 2000 }
+                .apply(cost, None)
+                .amount,
+            1200
+        );
+        assert_eq!(
+            Markup::Percent { basis_points: 2000 }
+                .apply(cost, Some(99))
+                .amount,
+            1299
+        );
+        assert_eq!(
+            Markup::Fixed { amount: 250 }.apply(cost, Some(0)).amount,
+            1300
+        );
         assert_eq!(round_up_to_ending(1299, 99), 1299);
         assert_eq!(round_up_to_ending(1300, 99), 1399);
-        assert_eq!(Markup::Percent { basis_points: 1500 }.apply(Money::new(333, Currency::USD), None).amount, 383, "half up");
+        assert_eq!(
+            Markup::Percent { basis_points: 1500 }
+                .apply(Money::new(333, Currency::USD), None)
+                .amount,
+            383,
+            "half up"
+        );
     }
 
     proptest! {

@@ -42,6 +42,7 @@ use crate::problem::Problem;
         (name = "jobs", description = "The durable job queue and recurring schedules"),
         (name = "webhooks", description = "Signed event deliveries"),
         (name = "auth", description = "Identity"),
+        (name = "billing", description = "TLD prices, invoices, client credit and e-mail"),
     ),
 )]
 struct ApiDoc;

@@ -71,7 +71,14 @@ pub async fn upsert_price(c: Conn<'_>, tenant: &TenantId, p: &TldPrice) -> Resul
     Ok(())
 }
 
-pub async fn get_price(c: Conn<'_>, tenant: &TenantId, tld: &str, operation: &str, years: i64, cur: Currency) -> Result<Option<TldPrice>> {
+pub async fn get_price(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    tld: &str,
+    operation: &str,
+    years: i64,
+    cur: Currency,
+) -> Result<Option<TldPrice>> {
     let row: Option<PriceRow> = on!(c, c => sqlx::query_as(
         "SELECT tld, operation, years, currency, price, cost, markup, updated_at FROM tld_prices
          WHERE tenant_id = $1 AND tld = $2 AND operation = $3 AND years = $4 AND currency = $5")
@@ -86,10 +93,19 @@ pub struct PriceFilter {
     pub currency: Option<String>,
 }
 
-pub async fn list_prices(mut c: Conn<'_>, tenant: &TenantId, f: &PriceFilter, page: PageRequest) -> Result<(Vec<TldPrice>, u64)> {
+pub async fn list_prices(
+    mut c: Conn<'_>,
+    tenant: &TenantId,
+    f: &PriceFilter,
+    page: PageRequest,
+) -> Result<(Vec<TldPrice>, u64)> {
     let mut cond = String::from("tenant_id = $1");
     let mut binds = Vec::new();
-    for (col, v) in [("tld", &f.tld), ("operation", &f.operation), ("currency", &f.currency)] {
+    for (col, v) in [
+        ("tld", &f.tld),
+        ("operation", &f.operation),
+        ("currency", &f.currency),
+    ] {
         if let Some(v) = v {
             binds.push(v.clone());
             cond.push_str(&format!(" AND {col} = ${}", binds.len() + 1));
@@ -112,7 +128,12 @@ pub async fn list_prices(mut c: Conn<'_>, tenant: &TenantId, f: &PriceFilter, pa
         for b in &binds { q = q.bind(b); }
         q.fetch_one(c).await
     })?;
-    Ok((rows.into_iter().map(PriceRow::into_model).collect::<Result<_>>()?, u64::try_from(total).unwrap_or(0)))
+    Ok((
+        rows.into_iter()
+            .map(PriceRow::into_model)
+            .collect::<Result<_>>()?,
+        u64::try_from(total).unwrap_or(0),
+    ))
 }
 
 // ---------------------------------------------------------------- invoices
@@ -137,7 +158,9 @@ impl InvoiceStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Draft, Self::Unpaid, Self::Paid, Self::Void].into_iter().find(|x| x.as_str() == s)
+        [Self::Draft, Self::Unpaid, Self::Paid, Self::Void]
+            .into_iter()
+            .find(|x| x.as_str() == s)
     }
 }
 
@@ -225,7 +248,8 @@ impl InvoiceRow {
             client_id: super::id(&self.client_id)?,
             number: self.number,
             currency: currency(&self.currency)?,
-            status: InvoiceStatus::parse(&self.status).ok_or_else(|| StoreError::corrupt(&self.status))?,
+            status: InvoiceStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::corrupt(&self.status))?,
             subtotal: self.subtotal,
             total: self.total,
             lines,
@@ -310,14 +334,19 @@ async fn lines_of(c: Conn<'_>, ids: &[String]) -> Result<Vec<LineRow>> {
     const COLS: &str = "invoice_id, description, quantity, unit_price, amount, object_type, object_id, operation, term_years, billing_key";
     Ok(match c {
         Conn::Postgres(c) => {
-            let sql = sqlx::AssertSqlSafe(format!("SELECT {COLS} FROM invoice_lines WHERE invoice_id = ANY($1) ORDER BY invoice_id, line_no"));
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {COLS} FROM invoice_lines WHERE invoice_id = ANY($1) ORDER BY invoice_id, line_no"
+            ));
             sqlx::query_as(sql).bind(ids).fetch_all(c).await?
         }
         Conn::Sqlite(c) => {
             let sql = sqlx::AssertSqlSafe(format!(
                 "SELECT {COLS} FROM invoice_lines WHERE invoice_id IN (SELECT value FROM json_each($1)) ORDER BY invoice_id, line_no"
             ));
-            sqlx::query_as(sql).bind(serde_json::to_string(ids).unwrap_or_default()).fetch_all(c).await?
+            sqlx::query_as(sql)
+                .bind(serde_json::to_string(ids).unwrap_or_default())
+                .fetch_all(c)
+                .await?
         }
     })
 }
@@ -327,16 +356,30 @@ async fn with_lines(c: Conn<'_>, rows: Vec<InvoiceRow>) -> Result<Vec<Invoice>> 
     let mut lines = lines_of(c, &ids).await?;
     rows.into_iter()
         .map(|r| {
-            let mine: Vec<InvoiceLine> = lines.extract_if(.., |l| l.invoice_id == r.id).map(InvoiceLine::from).collect();
+            let mine: Vec<InvoiceLine> = lines
+                .extract_if(.., |l| l.invoice_id == r.id)
+                .map(InvoiceLine::from)
+                .collect();
             r.into_model(mine)
         })
         .collect()
 }
 
 /// An invoice visible in `scope` (client users: only their own), optionally locked for update.
-pub async fn get_invoice(mut c: Conn<'_>, scope: &Scope, id: &InvoiceId, for_update: bool) -> Result<Option<Invoice>> {
-    let lock = if for_update && c.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant_id = $1 AND id = $2{lock}"));
+pub async fn get_invoice(
+    mut c: Conn<'_>,
+    scope: &Scope,
+    id: &InvoiceId,
+    for_update: bool,
+) -> Result<Option<Invoice>> {
+    let lock = if for_update && c.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE tenant_id = $1 AND id = $2{lock}"
+    ));
     let row: Option<InvoiceRow> = on!(c.reborrow(), c => sqlx::query_as(sql).bind(scope.tenant_id.as_str()).bind(id.as_str()).fetch_optional(c).await)?;
     let Some(row) = row else { return Ok(None) };
     if let Some(cl) = &scope.client_id {
@@ -353,7 +396,12 @@ pub struct InvoiceFilter {
     pub status: Option<InvoiceStatus>,
 }
 
-pub async fn list_invoices(mut c: Conn<'_>, scope: &Scope, f: &InvoiceFilter, page: PageRequest) -> Result<(Vec<Invoice>, u64)> {
+pub async fn list_invoices(
+    mut c: Conn<'_>,
+    scope: &Scope,
+    f: &InvoiceFilter,
+    page: PageRequest,
+) -> Result<(Vec<Invoice>, u64)> {
     let mut cond = String::from("tenant_id = $1");
     let mut binds: Vec<String> = Vec::new();
     let client = scope.client_id.as_ref().or(f.client_id.as_ref());
@@ -386,14 +434,20 @@ pub async fn list_invoices(mut c: Conn<'_>, scope: &Scope, f: &InvoiceFilter, pa
         for b in &binds { q = q.bind(b); }
         q.fetch_one(c).await
     })?;
-    Ok((with_lines(c, rows).await?, u64::try_from(total).unwrap_or(0)))
+    Ok((
+        with_lines(c, rows).await?,
+        u64::try_from(total).unwrap_or(0),
+    ))
 }
 
 /// Marks an unpaid invoice paid. Returns false if it was not unpaid (already paid, void, draft).
 pub async fn mark_paid(c: Conn<'_>, tenant: &TenantId, id: &InvoiceId) -> Result<bool> {
     let now = now_millis();
-    Ok(exec!(c, c => sqlx::query("UPDATE invoices SET status = 'paid', paid_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'unpaid'")
-        .bind(tenant.as_str()).bind(id.as_str()).bind(now).execute(c).await)? == 1)
+    Ok(
+        exec!(c, c => sqlx::query("UPDATE invoices SET status = 'paid', paid_at = $3, updated_at = $3 WHERE tenant_id = $1 AND id = $2 AND status = 'unpaid'")
+        .bind(tenant.as_str()).bind(id.as_str()).bind(now).execute(c).await)?
+            == 1,
+    )
 }
 
 /// Voids an unpaid or draft invoice and frees its billing keys so the work can be invoiced again.
@@ -408,11 +462,21 @@ pub async fn void(mut c: Conn<'_>, tenant: &TenantId, id: &InvoiceId) -> Result<
 }
 
 /// The invoice (id, status) that already charges `billing_key`, if any.
-pub async fn invoice_for_billing_key(c: Conn<'_>, tenant: &TenantId, billing_key: &str) -> Result<Option<(InvoiceId, InvoiceStatus)>> {
+pub async fn invoice_for_billing_key(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    billing_key: &str,
+) -> Result<Option<(InvoiceId, InvoiceStatus)>> {
     let row: Option<(String, String)> = on!(c, c => sqlx::query_as(
         "SELECT i.id, i.status FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id WHERE i.tenant_id = $1 AND l.billing_key = $2")
         .bind(tenant.as_str()).bind(billing_key).fetch_optional(c).await)?;
-    row.map(|(id, st)| Ok((super::id(&id)?, InvoiceStatus::parse(&st).ok_or_else(|| StoreError::corrupt(st))?))).transpose()
+    row.map(|(id, st)| {
+        Ok((
+            super::id(&id)?,
+            InvoiceStatus::parse(&st).ok_or_else(|| StoreError::corrupt(st))?,
+        ))
+    })
+    .transpose()
 }
 
 // ---------------------------------------------------------------- credit
@@ -452,7 +516,9 @@ pub enum CreditOutcome {
     Applied(CreditEntry),
     /// The balance would go below zero; nothing was written by this call, but the caller must
     /// roll its transaction back (the balance row was updated before the check).
-    Insufficient { balance: i64 },
+    Insufficient {
+        balance: i64,
+    },
 }
 
 /// Applies a movement to the client's balance and appends it to the ledger. An invoice is paid
@@ -466,7 +532,9 @@ pub async fn apply(mut c: Conn<'_>, tenant: &TenantId, m: &NewCredit<'_>) -> Res
         .bind(tenant.as_str()).bind(m.client_id.as_str()).bind(m.currency.as_str()).bind(m.amount).bind(now)
         .fetch_one(c).await)?;
     if balance < 0 && m.amount < 0 && !m.allow_negative {
-        return Ok(CreditOutcome::Insufficient { balance: balance - m.amount });
+        return Ok(CreditOutcome::Insufficient {
+            balance: balance - m.amount,
+        });
     }
     let id = CreditEntryId::new();
     exec!(c, c => sqlx::query(
@@ -492,7 +560,9 @@ pub async fn apply(mut c: Conn<'_>, tenant: &TenantId, m: &NewCredit<'_>) -> Res
 pub async fn balances(c: Conn<'_>, tenant: &TenantId, client: &ClientId) -> Result<Vec<Money>> {
     let rows: Vec<(String, i64)> = on!(c, c => sqlx::query_as("SELECT currency, balance FROM client_balances WHERE tenant_id = $1 AND client_id = $2 ORDER BY currency")
         .bind(tenant.as_str()).bind(client.as_str()).fetch_all(c).await)?;
-    rows.into_iter().map(|(cur, b)| Ok(Money::new(b, currency(&cur)?))).collect()
+    rows.into_iter()
+        .map(|(cur, b)| Ok(Money::new(b, currency(&cur)?)))
+        .collect()
 }
 
 #[derive(sqlx::FromRow)]
@@ -508,7 +578,12 @@ struct CreditRow {
     created_at: i64,
 }
 
-pub async fn ledger(mut c: Conn<'_>, tenant: &TenantId, client: &ClientId, page: PageRequest) -> Result<(Vec<CreditEntry>, u64)> {
+pub async fn ledger(
+    mut c: Conn<'_>,
+    tenant: &TenantId,
+    client: &ClientId,
+    page: PageRequest,
+) -> Result<(Vec<CreditEntry>, u64)> {
     let sql = sqlx::AssertSqlSafe(format!(
         "SELECT id, client_id, currency, amount, balance_after, kind, invoice_id, note, created_at FROM credit_ledger
          WHERE tenant_id = $1 AND client_id = $2 ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",

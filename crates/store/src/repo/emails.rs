@@ -17,21 +17,44 @@ pub struct TemplateOverride {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn get_template(c: Conn<'_>, tenant: &TenantId, key: &str) -> Result<Option<TemplateOverride>> {
+pub async fn get_template(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    key: &str,
+) -> Result<Option<TemplateOverride>> {
     let row: Option<(String, String, String, i64)> = on!(c, c => sqlx::query_as(
         "SELECT key, subject, body, updated_at FROM email_templates WHERE tenant_id = $1 AND key = $2")
         .bind(tenant.as_str()).bind(key).fetch_optional(c).await)?;
-    Ok(row.map(|(key, subject, body, at)| TemplateOverride { key, subject, body, updated_at: from_millis(at) }))
+    Ok(row.map(|(key, subject, body, at)| TemplateOverride {
+        key,
+        subject,
+        body,
+        updated_at: from_millis(at),
+    }))
 }
 
 pub async fn list_templates(c: Conn<'_>, tenant: &TenantId) -> Result<Vec<TemplateOverride>> {
     let rows: Vec<(String, String, String, i64)> = on!(c, c => sqlx::query_as(
         "SELECT key, subject, body, updated_at FROM email_templates WHERE tenant_id = $1 ORDER BY key")
         .bind(tenant.as_str()).fetch_all(c).await)?;
-    Ok(rows.into_iter().map(|(key, subject, body, at)| TemplateOverride { key, subject, body, updated_at: from_millis(at) }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(key, subject, body, at)| TemplateOverride {
+            key,
+            subject,
+            body,
+            updated_at: from_millis(at),
+        })
+        .collect())
 }
 
-pub async fn upsert_template(c: Conn<'_>, tenant: &TenantId, key: &str, subject: &str, body: &str) -> Result<()> {
+pub async fn upsert_template(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    key: &str,
+    subject: &str,
+    body: &str,
+) -> Result<()> {
     exec!(c, c => sqlx::query(
         "INSERT INTO email_templates (tenant_id, key, subject, body, updated_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (tenant_id, key) DO UPDATE SET subject = excluded.subject, body = excluded.body, updated_at = excluded.updated_at")
@@ -40,7 +63,10 @@ pub async fn upsert_template(c: Conn<'_>, tenant: &TenantId, key: &str, subject:
 }
 
 pub async fn delete_template(c: Conn<'_>, tenant: &TenantId, key: &str) -> Result<bool> {
-    Ok(exec!(c, c => sqlx::query("DELETE FROM email_templates WHERE tenant_id = $1 AND key = $2").bind(tenant.as_str()).bind(key).execute(c).await)? == 1)
+    Ok(
+        exec!(c, c => sqlx::query("DELETE FROM email_templates WHERE tenant_id = $1 AND key = $2").bind(tenant.as_str()).bind(key).execute(c).await)?
+            == 1,
+    )
 }
 
 /// A recorded e-mail.
@@ -130,13 +156,22 @@ struct TenantRow {
 }
 
 pub async fn get(c: Conn<'_>, id: &EmailId) -> Result<Option<(TenantId, Email)>> {
-    let sql = sqlx::AssertSqlSafe(format!("SELECT tenant_id, {COLUMNS} FROM emails WHERE id = $1"));
-    let row: Option<TenantRow> = on!(c, c => sqlx::query_as(sql).bind(id.as_str()).fetch_optional(c).await)?;
-    row.map(|r| Ok((super::id(&r.tenant_id)?, r.row.into_model()?))).transpose()
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT tenant_id, {COLUMNS} FROM emails WHERE id = $1"
+    ));
+    let row: Option<TenantRow> =
+        on!(c, c => sqlx::query_as(sql).bind(id.as_str()).fetch_optional(c).await)?;
+    row.map(|r| Ok((super::id(&r.tenant_id)?, r.row.into_model()?)))
+        .transpose()
 }
 
 /// Records the outcome of one sending attempt.
-pub async fn record_attempt(c: Conn<'_>, id: &EmailId, status: &str, error: Option<&str>) -> Result<()> {
+pub async fn record_attempt(
+    c: Conn<'_>,
+    id: &EmailId,
+    status: &str,
+    error: Option<&str>,
+) -> Result<()> {
     let now = now_millis();
     exec!(c, c => sqlx::query(
         "UPDATE emails SET status = $2, attempts = attempts + 1, last_error = $3, sent_at = CASE WHEN $2 IN ('sent', 'logged') THEN $4 ELSE sent_at END WHERE id = $1")
@@ -151,16 +186,29 @@ pub struct EmailFilter {
     pub template: Option<String>,
 }
 
-pub async fn list(mut c: Conn<'_>, tenant: &TenantId, f: &EmailFilter, page: PageRequest) -> Result<(Vec<Email>, u64)> {
+pub async fn list(
+    mut c: Conn<'_>,
+    tenant: &TenantId,
+    f: &EmailFilter,
+    page: PageRequest,
+) -> Result<(Vec<Email>, u64)> {
     let mut cond = String::from("tenant_id = $1");
     let mut binds = Vec::new();
-    for (col, v) in [("object_type", &f.object_type), ("object_id", &f.object_id), ("template", &f.template)] {
+    for (col, v) in [
+        ("object_type", &f.object_type),
+        ("object_id", &f.object_id),
+        ("template", &f.template),
+    ] {
         if let Some(v) = v {
             binds.push(v.clone());
             cond.push_str(&format!(" AND {col} = ${}", binds.len() + 1));
         }
     }
-    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM emails WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}", page.limit(), page.offset()));
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM emails WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+        page.limit(),
+        page.offset()
+    ));
     let rows: Vec<Row> = on!(c.reborrow(), c => {
         let mut q = sqlx::query_as(sql).bind(tenant.as_str());
         for b in &binds { q = q.bind(b); }
@@ -172,5 +220,10 @@ pub async fn list(mut c: Conn<'_>, tenant: &TenantId, f: &EmailFilter, page: Pag
         for b in &binds { q = q.bind(b); }
         q.fetch_one(c).await
     })?;
-    Ok((rows.into_iter().map(Row::into_model).collect::<Result<_>>()?, u64::try_from(total).unwrap_or(0)))
+    Ok((
+        rows.into_iter()
+            .map(Row::into_model)
+            .collect::<Result<_>>()?,
+        u64::try_from(total).unwrap_or(0),
+    ))
 }

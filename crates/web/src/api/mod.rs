@@ -1,6 +1,7 @@
 //! `/api/v1`: one module per resource; each handler is annotated for the OpenAPI document.
 
 pub mod audit;
+pub mod billing;
 pub mod clients;
 pub mod jobs;
 pub mod me;
@@ -56,4 +57,17 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(webhooks::delete_webhook))
         .routes(routes!(webhooks::list_webhook_deliveries))
+        .routes(routes!(billing::list_tld_prices, billing::upsert_tld_price))
+        .routes(routes!(billing::import_tld_prices))
+        .routes(routes!(billing::list_invoices))
+        .routes(routes!(billing::get_invoice))
+        .routes(routes!(billing::pay_invoice))
+        .routes(routes!(billing::void_invoice))
+        .routes(routes!(
+            billing::get_client_credit,
+            billing::add_client_credit
+        ))
+        .routes(routes!(billing::list_emails))
+        .routes(routes!(billing::list_email_templates))
+        .routes(routes!(billing::update_email_template))
 }

@@ -1,6 +1,11 @@
 //! A `TestApp`: the real router on a free port, over a fresh database (SQLite or PostgreSQL),
 //! with an operator token from bootstrap; job workers and the event dispatcher start on demand.
 
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different subset of these helpers"
+)]
+
 use std::net::SocketAddr;
 
 use panel1_app::{App, Settings, bootstrap, events, worker};
@@ -29,10 +34,19 @@ pub struct Resp {
 
 impl TestApp {
     pub async fn new(db: TestDb) -> TestApp {
+        Self::with_env(db, &[]).await
+    }
+
+    /// A test app with extra settings, as `PANEL1_…` variables (e.g. `PANEL1_SMTP_URL`).
+    pub async fn with_env(db: TestDb, env: &[(&str, &str)]) -> TestApp {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let settings = Settings::load(None, |k| match k {
             "PANEL1_HTTP_ADDR" => Some("127.0.0.1:0".into()),
             "PANEL1_DATABASE_URL" => Some(db.url().to_owned()),
-            _ => None,
+            _ => env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()),
         })
         .unwrap();
         let keyring = Keyring::new(MasterKey::generate().unwrap(), []);
