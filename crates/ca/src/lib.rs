@@ -19,6 +19,31 @@
 //! Secrets: account credentials and private keys only travel as
 //! [`panel1_core::SecretString`] or [`PrivateKey`], whose `Debug` prints `***`; errors and
 //! logs never carry them.
+//!
+//! How a platform job drives an issuance (each line a step that can be retried on its own;
+//! persist what is in brackets before the next step):
+//!
+//! 1. pre-flight: [`preflight::check_methods`], [`preflight::Preflight::check_caa`] with
+//!    the CA's [`CertificateAuthority::caa_identities`], and
+//!    [`preflight::Preflight::check_resolves`] for HTTP-01;
+//! 2. [`CertificateAuthority::create_account`] once per tenant and CA [sealed credentials];
+//! 3. generate the [`PrivateKey`] [sealed key], then [`CertificateAuthority::new_order`]
+//!    [order URL] (ask for `replaces` only when [`CertificateAuthority::directory`] says
+//!    `renewal_info`);
+//! 4. publish [`authority::Order::challenges_to_complete`] (DNS-01: wait with
+//!    [`preflight::Preflight::wait_txt_visible`]), then [`CertificateAuthority::ready`];
+//! 5. [`CertificateAuthority::poll_ready`], [`CertificateAuthority::finalize`] with
+//!    [`PrivateKey::csr`], [`CertificateAuthority::certificate`] [parsed chain];
+//! 6. [`install::install_and_verify`]; schedule [`renewal::renewal_time`] (with
+//!    [`CertificateAuthority::renewal_info`] when offered).
+//!
+//! [`CaError::is_retryable`] tells the job runner whether to retry (outage, rate limit with
+//! its `Retry-After`, slow CA) or to stop (invalid order, refusal, configuration).
+//! [`acme::record_calls`] returns every HTTP call a step made, for the operations log.
+//!
+//! Tests: `cargo test -p panel1-ca` runs unit tests and, in `tests/peers`, tests against a
+//! real Pebble, nginx and the crate's test DNS server (Debian packages `pebble`, `nginx`).
+//! `bench/ca/run` compares 100 issuances with lego (package `lego`).
 
 pub mod acme;
 pub mod authority;

@@ -5,7 +5,7 @@
 //!   `0600`) and runs a reload command without a shell (`nginx -s reload`, `apachectl
 //!   graceful`, `systemctl reload haproxy`); [`WebhookInstaller`] POSTs the PEM bundle, signed
 //!   like every Panel1 webhook (`Panel1-Signature: v1=<HMAC-SHA256 of "{timestamp}.{body}">`).
-//! - [`probe`]: a TLS handshake with the live endpoint.
+//! - [`probe()`]: a TLS handshake with the live endpoint.
 //! - [`install_and_verify`]: install, then probe until the endpoint serves the new serial;
 //!   an installation whose endpoint still serves another certificate when the time is up is
 //!   [`InstallError::NotServing`].
