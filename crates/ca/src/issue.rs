@@ -175,3 +175,120 @@ impl Issuance<'_> {
         })
     }
 }
+
+/// HTTP-01 through a web server's document root: writes the key authorization to
+/// `<root>/.well-known/acme-challenge/<token>` (created `0644`, atomically) and removes it
+/// afterwards.
+#[derive(Debug, Clone)]
+pub struct WebrootSolver {
+    pub root: std::path::PathBuf,
+}
+
+impl WebrootSolver {
+    fn path(&self, token: &str) -> Option<std::path::PathBuf> {
+        // Tokens are base64url (RFC 8555 §8.1): anything else could escape the directory.
+        let safe = !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        safe.then(|| self.root.join(".well-known/acme-challenge").join(token))
+    }
+}
+
+#[async_trait]
+impl ChallengeSolver for WebrootSolver {
+    fn method(&self) -> ValidationMethod {
+        ValidationMethod::Http01
+    }
+
+    async fn present(&self, a: &Authorization, c: &Challenge) -> Result<(), SolverError> {
+        let err = |reason: String| SolverError {
+            identifier: a.identifier.clone(),
+            method: c.method,
+            reason,
+        };
+        let crate::authority::Publication::Http01 {
+            token,
+            key_authorization,
+            ..
+        } = &c.publication
+        else {
+            return Err(err("a webroot only serves HTTP-01 tokens".into()));
+        };
+        let path = self
+            .path(token)
+            .ok_or_else(|| err(format!("the token `{token}` is not base64url")))?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        crate::install::write_atomic(&path, key_authorization.as_bytes(), 0o644)
+            .await
+            .map_err(|e| err(e.to_string()))
+    }
+
+    async fn cleanup(&self, a: &Authorization, c: &Challenge) -> Result<(), SolverError> {
+        if let crate::authority::Publication::Http01 { token, .. } = &c.publication
+            && let Some(path) = self.path(token)
+        {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(SolverError {
+                        identifier: a.identifier.clone(),
+                        method: c.method,
+                        reason: format!("cannot remove {}: {e}", path.display()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authority::{AuthorizationStatus, ChallengeStatus, Publication};
+
+    fn challenge(token: &str) -> (Authorization, Challenge) {
+        let c = Challenge {
+            url: "https://ca/c/1".into(),
+            method: ValidationMethod::Http01,
+            status: ChallengeStatus::Pending,
+            publication: Publication::Http01 {
+                token: token.into(),
+                path: format!("/.well-known/acme-challenge/{token}"),
+                key_authorization: format!("{token}.thumb"),
+            },
+            error: None,
+        };
+        let a = Authorization {
+            url: "https://ca/a/1".into(),
+            identifier: "example.com".into(),
+            wildcard: false,
+            status: AuthorizationStatus::Pending,
+            challenges: vec![c.clone()],
+        };
+        (a, c)
+    }
+
+    #[tokio::test]
+    async fn webroot_writes_and_removes_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = WebrootSolver {
+            root: dir.path().to_owned(),
+        };
+        let (a, c) = challenge("tok_en-1");
+        s.present(&a, &c).await.unwrap();
+        let p = dir.path().join(".well-known/acme-challenge/tok_en-1");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "tok_en-1.thumb");
+        s.cleanup(&a, &c).await.unwrap();
+        assert!(!p.exists());
+        s.cleanup(&a, &c).await.unwrap();
+        let (a, c) = challenge("../../etc/passwd");
+        assert!(s.present(&a, &c).await.is_err());
+    }
+}
