@@ -282,7 +282,10 @@ pub(crate) fn parse_name(raw: &str, origin: &Name, mode: NameMode) -> Result<Nam
                 .map_err(|_| describe_bad_name(raw, "too long"))?;
         }
     }
-    check_name_limits(&name).map_err(|m| format!("`{}`: {m}", cut(raw)))?;
+    // hickory enforces 63-octet labels and 255-octet names while parsing; wildcards are ours.
+    if raw.contains('*') || name.len() > 255 {
+        check_name_limits(&name).map_err(|m| format!("`{}`: {m}", cut(raw)))?;
+    }
     Ok(name)
 }
 
@@ -756,24 +759,25 @@ fn parse_txt(tokens: &[Token<'_>]) -> Result<TXT, String> {
     if tokens.is_empty() {
         return Err("TXT content is one or more strings, like \"v=spf1 -all\"".into());
     }
-    let mut parts: Vec<Vec<u8>> = Vec::with_capacity(tokens.len());
+    let mut parts: Vec<std::borrow::Cow<'_, [u8]>> = Vec::with_capacity(tokens.len());
     let mut total = 0usize;
     for t in tokens {
-        let bytes = text::char_string(t.raw)?;
-        total += bytes.len();
-        if bytes.is_empty() {
-            parts.push(Vec::new());
-        }
-        for chunk in bytes.chunks(255) {
-            parts.push(chunk.to_vec());
-        }
+        parts.push(text::char_string(t.raw)?);
+        total += parts[parts.len() - 1].len();
     }
     if total > 16_384 {
         return Err(format!(
             "TXT content is {total} octets; keep it under 16384 (split it across records)"
         ));
     }
-    Ok(TXT::from_bytes(parts.iter().map(Vec::as_slice).collect()))
+    let mut strings: Vec<&[u8]> = Vec::with_capacity(parts.len() + total / 255);
+    for p in &parts {
+        if p.is_empty() {
+            strings.push(&[]);
+        }
+        strings.extend(p.chunks(255));
+    }
+    Ok(TXT::from_bytes(strings))
 }
 
 fn parse_svcb(
@@ -863,9 +867,11 @@ fn parse_svcb(
 pub(crate) fn check_record(record: &DnsRecord, origin: &Name) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let rtype = record.record_type();
-    let labels: Vec<&[u8]> = record.name.iter().collect();
-    let service_owner =
-        labels.len() >= 2 && labels[0].starts_with(b"_") && labels[1].starts_with(b"_");
+    let service_owner = matches!(rtype, RecordType::SRV | RecordType::TLSA) && {
+        let mut labels = record.name.iter();
+        labels.next().is_some_and(|l| l.starts_with(b"_"))
+            && labels.next().is_some_and(|l| l.starts_with(b"_"))
+    };
     match &record.data {
         RData::CNAME(_) if record.name == *origin => errors.push(FieldError::new(
             "name",
@@ -926,9 +932,13 @@ pub(crate) fn check_record(record: &DnsRecord, origin: &Name) -> Vec<FieldError>
 
 /// Whether the zone is a reverse-mapping zone (under in-addr.arpa. or ip6.arpa.).
 pub fn is_reverse_zone(origin: &Name) -> bool {
-    let v4 = Name::from_ascii("in-addr.arpa.").expect("static name");
-    let v6 = Name::from_ascii("ip6.arpa.").expect("static name");
-    v4.zone_of(origin) || v6.zone_of(origin)
+    let mut labels = origin.iter().rev();
+    labels
+        .next()
+        .is_some_and(|l| l.eq_ignore_ascii_case(b"arpa"))
+        && labels
+            .next()
+            .is_some_and(|l| l.eq_ignore_ascii_case(b"in-addr") || l.eq_ignore_ascii_case(b"ip6"))
 }
 
 #[cfg(test)]

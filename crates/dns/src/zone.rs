@@ -442,31 +442,15 @@ pub struct ZoneProblem {
     pub message: String,
 }
 
-/// A name as a hash key: hashes whole labels at once (hickory's `Hash` feeds the hasher
-/// one byte at a time, which dominated zone checks of a million records).
-#[derive(Clone, Copy)]
-pub(crate) struct NameKey<'a>(pub &'a Name);
-
-impl std::hash::Hash for NameKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        for label in self.0.iter() {
-            if label.iter().any(u8::is_ascii_uppercase) {
-                state.write(&label.to_ascii_lowercase());
-            } else {
-                state.write(label);
-            }
-            state.write_u8(0);
-        }
+/// Appends the lowercase wire form of a name (the hash key of names here: hickory's own
+/// `Hash` feeds the hasher one byte at a time, which dominated checks of large zones).
+pub(crate) fn push_wire(buf: &mut Vec<u8>, name: &Name) {
+    for label in name.iter() {
+        buf.push(label.len() as u8);
+        buf.extend(label.iter().map(u8::to_ascii_lowercase));
     }
+    buf.push(0);
 }
-
-impl PartialEq for NameKey<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-
-impl Eq for NameKey<'_> {}
 
 #[derive(Default, Clone, Copy)]
 struct NodeInfo {
@@ -480,15 +464,33 @@ struct NodeInfo {
 pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> Vec<ZoneProblem> {
     let mut problems = Vec::new();
     let n = records.len();
-    // One hash per record: name → node number.
-    let mut node_ids: HashMap<NameKey<'_>, u32, RandomState> =
+    // Names in lowercase wire form, side by side in one buffer: one hash of a byte
+    // slice per record, no allocation per record.
+    let mut arena: Vec<u8> = Vec::with_capacity(n * 24);
+    let mut spans: Vec<(u32, u16)> = Vec::with_capacity(n);
+    for r in records {
+        let start = arena.len();
+        push_wire(&mut arena, &r.name);
+        spans.push((start as u32, (arena.len() - start) as u16));
+    }
+    let key_of = |i: usize| {
+        let (s, l) = spans[i];
+        &arena[s as usize..s as usize + l as usize]
+    };
+    let mut node_ids: HashMap<&[u8], u32, RandomState> =
         HashMap::with_capacity_and_hasher(n, RandomState::default());
     let mut node_of: Vec<u32> = Vec::with_capacity(n);
+    let mut node_rep: Vec<usize> = Vec::new();
+    let types: Vec<RecordType> = records.iter().map(DnsRecord::record_type).collect();
     // Records that the second pass looks at again: targets, DS, TTL out of range.
     let mut special: Vec<usize> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let next = u32::try_from(node_ids.len()).unwrap_or(u32::MAX);
-        node_of.push(*node_ids.entry(NameKey(&r.name)).or_insert(next));
+        let id = *node_ids.entry(key_of(i)).or_insert(next);
+        if id == next {
+            node_rep.push(i);
+        }
+        node_of.push(id);
         if matches!(
             r.data,
             RData::MX(_) | RData::NS(_) | RData::SRV(_) | RData::DNSSEC(_)
@@ -501,9 +503,7 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
     // Records grouped by (node, type): RRsets are runs of this order.
     let mut order: Vec<u128> = (0..n)
         .map(|i| {
-            (u128::from(node_of[i]) << 64)
-                | (u128::from(u16::from(records[i].record_type())) << 32)
-                | i as u128
+            (u128::from(node_of[i]) << 64) | (u128::from(u16::from(types[i])) << 32) | i as u128
         })
         .collect();
     order.sort_unstable();
@@ -519,7 +519,7 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
         let set = &order[g..end];
         let first = idx(set[0]);
         let r0 = &records[first];
-        let rtype = r0.record_type();
+        let rtype = types[first];
         // One TTL per RRset; no duplicate data.
         for i in set[1..].iter().map(|&k| idx(k)) {
             if records[i].ttl != r0.ttl {
@@ -538,21 +538,36 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
             }
         }
         if set.len() > 1 {
-            let mut by_data: HashMap<&RData, usize, RandomState> = HashMap::default();
-            for i in set.iter().map(|&k| idx(k)) {
-                if let Some(&prev) = by_data.get(&records[i].data) {
-                    problems.push(problem(
-                        vec![prev, i],
-                        "content",
-                        "duplicate_record",
-                        format!(
-                            "{} already has the {rtype} record `{}`; remove the duplicate",
-                            show(&records[i].name, origin),
-                            cut(&records[i].content())
-                        ),
-                    ));
-                } else {
-                    by_data.insert(&records[i].data, i);
+            let mut dup = |prev: usize, i: usize| {
+                problems.push(problem(
+                    vec![prev, i],
+                    "content",
+                    "duplicate_record",
+                    format!(
+                        "{} already has the {rtype} record `{}`; remove the duplicate",
+                        show(&records[i].name, origin),
+                        cut(&records[i].content())
+                    ),
+                ));
+            };
+            if set.len() <= 16 {
+                for (a, &ka) in set.iter().enumerate() {
+                    let ia = idx(ka);
+                    if let Some(&kb) = set[..a]
+                        .iter()
+                        .find(|&&kb| records[idx(kb)].data == records[ia].data)
+                    {
+                        dup(idx(kb), ia);
+                    }
+                }
+            } else {
+                let mut by_data: HashMap<&RData, usize, RandomState> = HashMap::default();
+                for i in set.iter().map(|&k| idx(k)) {
+                    if let Some(&prev) = by_data.get(&records[i].data) {
+                        dup(prev, i);
+                    } else {
+                        by_data.insert(&records[i].data, i);
+                    }
                 }
             }
         }
@@ -589,8 +604,9 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
     }
 
     let mut cuts: Vec<&Name> = Vec::new();
-    for (key, &id) in &node_ids {
-        let node = nodes[id as usize];
+    for (id, &rep) in node_rep.iter().enumerate() {
+        let node = nodes[id];
+        let key = &records[rep].name;
         if let (Some(c), Some(o)) = (node.cname, node.other) {
             let (c, o) = (c as usize, o as usize);
             problems.push(problem(
@@ -600,16 +616,23 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
                 format!(
                     "{} has a CNAME, so it can have no other records (RFC 1034 §3.6.2); \
                      remove the CNAME or the {} record",
-                    show(key.0, origin),
-                    records[o].record_type()
+                    show(key, origin),
+                    types[o]
                 ),
             ));
         }
         if node.ns {
-            cuts.push(key.0);
+            cuts.push(key);
         }
     }
-    let node_info = |name: &Name| node_ids.get(&NameKey(name)).map(|&id| nodes[id as usize]);
+    let mut scratch: Vec<u8> = Vec::with_capacity(256);
+    let mut node_info = |name: &Name| {
+        scratch.clear();
+        push_wire(&mut scratch, name);
+        node_ids
+            .get(scratch.as_slice())
+            .map(|&id| nodes[id as usize])
+    };
     let in_cut = |name: &Name| -> Option<&Name> {
         cuts.iter()
             .copied()
@@ -624,7 +647,7 @@ pub fn check_zone(origin: &Name, records: &[DnsRecord], rules: &RecordRules) -> 
     };
     for i in second {
         let r = &records[i];
-        let rtype = r.record_type();
+        let rtype = types[i];
         if let Err(m) = check_ttl(r.ttl, rules) {
             problems.push(problem(vec![i], "ttl", "range", m));
         }

@@ -84,6 +84,7 @@ pub fn import_zone(
     let mut lexer = Lexer::new(text);
     let mut tokens: Vec<Token<'_>> = Vec::with_capacity(16);
     let mut cur_origin = origin.clone();
+    let mut origin_is_zone = true;
     let mut default_ttl: Option<u32> = None;
     let mut last_ttl: Option<u32> = None;
     let mut owner: Option<Name> = None;
@@ -111,6 +112,7 @@ pub fn import_zone(
                     Some(t) if rest.len() == 2 => {
                         match record::parse_name(t.raw, &cur_origin, NameMode::Strict) {
                             Ok(n) => {
+                                origin_is_zone = n == *origin;
                                 cur_origin = n;
                                 owner_raw = "";
                             }
@@ -159,8 +161,9 @@ pub fn import_zone(
             let raw = rest[0].raw;
             rest = &rest[1..];
             if owner.is_none() || raw != owner_raw || raw == "@" {
+                let relative_to_zone = !raw.ends_with('.') && origin_is_zone;
                 match record::parse_name(raw, &cur_origin, NameMode::Strict) {
-                    Ok(n) if origin.zone_of(&n) => {
+                    Ok(n) if relative_to_zone || origin.zone_of(&n) => {
                         owner = Some(n);
                         owner_raw = raw;
                     }
