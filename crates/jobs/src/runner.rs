@@ -267,6 +267,7 @@ impl<C: Clone + Send + Sync + 'static> Runner<C> {
             + chrono::Duration::from_std(self.config.lease)
                 .unwrap_or(chrono::Duration::seconds(60));
         let mut tx = self.db.begin().await?;
+        jobs::relax_durability(tx.conn()).await?;
         let jobs = jobs::claim(
             tx.conn(),
             &self.config.queues,
@@ -424,6 +425,7 @@ async fn flush_completions(db: Db, mut rx: mpsc::UnboundedReceiver<Completion>) 
             for attempt in 0..5 {
                 let r = async {
                     let mut tx = db.begin().await?;
+                    jobs::relax_durability(tx.conn()).await?;
                     jobs::complete_many(tx.conn(), &token, &ids).await?;
                     tx.commit().await
                 }
@@ -461,6 +463,7 @@ async fn keep_leases(
         for t in tokens {
             let r = async {
                 let mut tx = db.begin().await?;
+                jobs::relax_durability(tx.conn()).await?;
                 jobs::extend_lease(tx.conn(), &t, until).await?;
                 tx.commit().await
             }

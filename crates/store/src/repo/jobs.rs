@@ -596,3 +596,16 @@ pub async fn release_claim(c: Conn<'_>, lease_token: &str) -> Result<u64> {
          WHERE lease_token = $1 AND status = 'running'")
         .bind(lease_token).bind(now).execute(c).await)?)
 }
+
+/// Lets the current transaction commit without waiting for the write-ahead log to reach disk
+/// (PostgreSQL `synchronous_commit = off`; nothing on SQLite, which already runs with
+/// `synchronous = NORMAL` in WAL mode). For the queue's own bookkeeping only (claims, batched
+/// completions, lease extensions): if the database itself crashes, the last few milliseconds of
+/// such commits can be lost, which at worst makes a job run again — allowed, since jobs are
+/// at-least-once. A handler's own effects committed with its completion keep full durability.
+pub async fn relax_durability(c: Conn<'_>) -> Result<()> {
+    if let Conn::Postgres(c) = c {
+        sqlx::query("SET LOCAL synchronous_commit = off").execute(c).await?;
+    }
+    Ok(())
+}
