@@ -1,6 +1,7 @@
 //! One module per aggregate. Every function takes a [`Conn`](crate::Conn) and, for tenant
 //! data, the tenant scope; none of them commits: the caller owns the transaction.
 
+pub mod attention;
 pub mod audit;
 pub mod billing;
 pub mod clients;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod schedules;
+pub mod sessions;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,136 @@
+//! The pages, one module per area. Handlers are thin: take the viewer (which proves the
+//! role), parse the query or form, call one service of `panel1-app`, render a template or
+//! redirect with a one-time message.
+
+pub mod account;
+pub mod audit;
+pub mod client_area;
+pub mod clients;
+pub mod dashboard;
+pub mod jobs;
+pub mod tokens;
+pub mod users;
+pub mod webhooks;
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::Value;
+use minijinja::context;
+use panel1_core::{Page, PageRequest};
+use serde::Serialize;
+
+use crate::error::PageResult;
+use crate::templates::render;
+
+/// Items per page in every list.
+pub const PER_PAGE: u32 = 25;
+
+/// The page asked for in a query; anything unusable is the first page.
+pub fn page_request(page: Option<&str>) -> PageRequest {
+    let p = page
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        .filter(|p| *p >= 1 && *p <= 1_000_000);
+    PageRequest::new(p, Some(PER_PAGE)).unwrap_or_default()
+}
+
+/// Pagination links that keep the list's filters.
+#[derive(Debug, Serialize)]
+pub struct Pager {
+    pub page: u32,
+    pub pages: u64,
+    pub total: u64,
+    pub first: u64,
+    pub last: u64,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+/// `params` are the list's filters (empty values are left out of the links).
+pub fn pager<T>(path: &str, params: &[(&str, &str)], p: &Page<T>) -> Pager {
+    let limit = u64::from(p.limit.max(1));
+    let pages = p.total.div_ceil(limit).max(1);
+    let link = |n: u32| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        if n > 1 {
+            q.append_pair("page", &n.to_string());
+        }
+        let q = q.finish();
+        if q.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{q}")
+        }
+    };
+    let first = (u64::from(p.page) - 1) * limit + 1;
+    Pager {
+        page: p.page,
+        pages,
+        total: p.total,
+        first: if p.items.is_empty() { 0 } else { first },
+        last: if p.items.is_empty() {
+            0
+        } else {
+            first + p.items.len() as u64 - 1
+        },
+        prev: (p.page > 1).then(|| link(p.page - 1)),
+        next: (u64::from(p.page) < pages).then(|| link(p.page + 1)),
+    }
+}
+
+/// A 303 to `to` (after a successful POST).
+pub fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+/// What a confirmation page says and where its button posts.
+pub struct Confirm<'a> {
+    pub title: &'a str,
+    pub message: String,
+    pub action: String,
+    pub button: &'a str,
+    pub cancel: String,
+}
+
+/// The confirmation page of a destructive action (works without JavaScript; with it, the
+/// same question appears in a dialog on the page that linked here).
+pub fn confirm_page(base: Value, c: Confirm<'_>) -> PageResult {
+    render(
+        "confirm.html",
+        context! {
+            title => c.title,
+            message => c.message,
+            action => c.action,
+            button => c.button,
+            cancel => c.cancel,
+            ..base,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pager_keeps_filters_and_counts() {
+        let p = Page {
+            items: vec![1; 25],
+            page: 2,
+            limit: 25,
+            total: 60,
+        };
+        let g = pager("/admin/clients", &[("q", "a b"), ("status", "")], &p);
+        assert_eq!(g.pages, 3);
+        assert_eq!((g.first, g.last), (26, 50));
+        assert_eq!(g.prev.as_deref(), Some("/admin/clients?q=a+b"));
+        assert_eq!(g.next.as_deref(), Some("/admin/clients?q=a+b&page=3"));
+        assert_eq!(page_request(Some("x")).page(), 1);
+        assert_eq!(page_request(Some("0")).page(), 1);
+        assert_eq!(page_request(Some("4")).page(), 4);
+    }
+}
