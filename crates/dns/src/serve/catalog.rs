@@ -25,12 +25,40 @@ static NEXT_SNAPSHOT_ID: AtomicU64 = AtomicU64::new(1);
 /// The lowercase wire form of a name (uncompressed), the key of every index here.
 pub(crate) fn wire_key(name: &Name) -> Vec<u8> {
     let mut key = Vec::with_capacity(name.len() + 2);
-    for label in name.iter() {
-        key.push(u8::try_from(label.len()).unwrap_or(63));
-        key.extend(label.iter().map(u8::to_ascii_lowercase));
-    }
-    key.push(0);
+    write_wire_key(&mut key, name);
     key
+}
+
+/// Writes the lowercase wire form of `name` into `buf` (cleared first); returns whether
+/// the name was lowercase already.
+pub(crate) fn write_wire_key(buf: &mut Vec<u8>, name: &Name) -> bool {
+    buf.clear();
+    let mut lowercase = true;
+    for label in name.iter() {
+        buf.push(u8::try_from(label.len()).unwrap_or(63));
+        if label.iter().any(u8::is_ascii_uppercase) {
+            lowercase = false;
+            buf.extend(label.iter().map(u8::to_ascii_lowercase));
+        } else {
+            buf.extend_from_slice(label);
+        }
+    }
+    buf.push(0);
+    lowercase
+}
+
+/// Whether the name with wire key `key` is at or below the zone with key `origin`.
+pub(crate) fn key_in_zone(key: &[u8], origin: &[u8]) -> bool {
+    if key.len() < origin.len() || !key.ends_with(origin) {
+        return false;
+    }
+    // The suffix must start at a label boundary.
+    let want = key.len() - origin.len();
+    let mut pos = 0;
+    while pos < want {
+        pos += usize::from(key[pos]) + 1;
+    }
+    pos == want
 }
 
 /// The key of the parent name, or `None` for the root.
@@ -111,18 +139,23 @@ impl ZoneSnapshot {
         parents.push(u32::MAX);
         key_lens.push(origin_key.len() as u16);
         let mut count = 0;
+        let mut key: Vec<u8> = Vec::with_capacity(256);
         for r in records {
-            if !origin.zone_of(&r.name) {
+            let lowercase = write_wire_key(&mut key, &r.name);
+            if !key_in_zone(&key, &origin_key) {
                 continue;
             }
             count += 1;
-            let key = wire_key(&r.name);
             let node = match index.get(key.as_slice()) {
                 Some(&n) => n as usize,
                 None => {
                     let n = names.len();
-                    index.insert(key.clone().into_boxed_slice(), n as u32);
-                    let mut name = r.name.to_lowercase();
+                    index.insert(key.as_slice().into(), n as u32);
+                    let mut name = if lowercase {
+                        r.name.clone()
+                    } else {
+                        r.name.to_lowercase()
+                    };
                     names.push(name.clone());
                     sets.push(Vec::new());
                     parents.push(0);
@@ -270,6 +303,29 @@ impl ZoneSnapshot {
     }
 }
 
+/// Frees a replaced snapshot off the query path: a large zone takes a while to free, and
+/// the last reference could otherwise be dropped by a UDP worker in the middle of serving.
+fn retire(old: Arc<ZoneSnapshot>) {
+    if old.record_count() < 10_000 {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("dns-retire".into())
+        .spawn(move || {
+            // Readers hold a snapshot only while answering one packet.
+            for _ in 0..1000 {
+                if Arc::strong_count(&old) == 1 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            drop(old);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start a thread to free a replaced zone");
+    }
+}
+
 /// A change to the catalog, for the NOTIFY sender.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZoneChanged {
@@ -337,11 +393,16 @@ impl Catalog {
     /// Serves an already built snapshot.
     pub fn publish_snapshot(&self, snap: Arc<ZoneSnapshot>) {
         let key: Box<[u8]> = snap.origin_key().into();
-        self.state.rcu(|cur| {
+        let previous = self.state.rcu(|cur| {
             let mut zones = cur.zones.clone();
             zones.insert(key.clone(), snap.clone());
             CatalogState { zones }
         });
+        let replaced = previous.zones.get(&key).cloned();
+        drop(previous);
+        if let Some(old) = replaced {
+            retire(old);
+        }
         tracing::debug!(zone = %snap.origin(), serial = snap.serial(), records = snap.record_count(), "zone published");
         let _ = self.changes.send(ZoneChanged {
             origin: snap.origin().clone(),
@@ -352,12 +413,17 @@ impl Catalog {
     /// Stops serving a zone; answers for it become REFUSED. Returns whether it was served.
     pub fn remove(&self, origin: &Name) -> bool {
         let key: Box<[u8]> = wire_key(origin).into();
-        let mut removed = false;
-        self.state.rcu(|cur| {
+        let previous = self.state.rcu(|cur| {
             let mut zones = cur.zones.clone();
-            removed = zones.remove(&key).is_some();
+            zones.remove(&key);
             CatalogState { zones }
         });
+        let replaced = previous.zones.get(&key).cloned();
+        drop(previous);
+        let removed = replaced.is_some();
+        if let Some(old) = replaced {
+            retire(old);
+        }
         if removed {
             tracing::debug!(zone = %origin, "zone removed");
         }
