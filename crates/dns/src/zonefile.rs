@@ -5,7 +5,7 @@
 //! Import understands `$ORIGIN`, `$TTL`, relative names, `@`, blank owners, parentheses,
 //! quoted strings and comments; `$INCLUDE` is refused (a zone file uploaded through the API
 //! must not read files on the server). Record data is parsed by hickory-proto; the file is
-//! cut into entries by [`crate::text`], which keeps line numbers.
+//! cut into entries by `crate::text`, which keeps line numbers.
 
 use std::fmt::Write as _;
 

@@ -140,6 +140,36 @@ async fn knot_secondary_follows_by_axfr_and_notify_with_tsig() {
     let a = kdig(knot.addr(), "big.example.test", "TXT", &["+tcp"]).await;
     assert_eq!(a.answer.len(), 40, "{}", a.raw);
 
+    // notify() on its own: Knot acknowledges a signed NOTIFY; an unsigned one is refused
+    // (its automatic ACL expects the key); nobody listening is no answer.
+    let origin = zone.origin.clone();
+    let policy = panel1_dns::NotifyPolicy {
+        attempts: 2,
+        first_timeout: Duration::from_millis(200),
+    };
+    let out = panel1_dns::notify(&origin, 2026010100, &[knot.addr()], Some(&key()), &policy).await;
+    assert!(
+        matches!(out[0], panel1_dns::NotifyOutcome::Acknowledged { .. }),
+        "{out:?}"
+    );
+    let out = panel1_dns::notify(&origin, 2026010100, &[knot.addr()], None, &policy).await;
+    assert!(
+        matches!(
+            out[0],
+            panel1_dns::NotifyOutcome::Refused { .. } | panel1_dns::NotifyOutcome::NoAnswer { .. }
+        ),
+        "{out:?}"
+    );
+    let nobody = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let out = panel1_dns::notify(&origin, 2026010100, &[nobody], None, &policy).await;
+    assert_eq!(
+        out,
+        vec![panel1_dns::NotifyOutcome::NoAnswer {
+            target: nobody,
+            attempts: 2
+        }]
+    );
+
     // A change, published: NOTIFY makes Knot fetch the new serial.
     for r in &mut zone.records {
         if r.name.to_ascii() == "sip.example.test." {

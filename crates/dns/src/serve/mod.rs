@@ -2,7 +2,7 @@
 //!
 //! UDP is served by plain OS threads (one per core by default) on clones of one socket,
 //! each with its own answer cache, so a cached answer costs a hash lookup and a copy.
-//! Plain queries are read straight from the packet ([`answer::parse_fast`]); anything
+//! Plain queries are read straight from the packet (`answer::parse_fast`); anything
 //! else (TSIG, NOTIFY, UPDATE, AXFR/IXFR, odd flags) is decoded by hickory-proto. TCP runs
 //! on tokio, one task per connection, and carries zone transfers. A notifier task sends
 //! NOTIFY to the configured secondaries after every publish.
