@@ -20,6 +20,7 @@ db_tests!(
     a_client_user_reaches_only_their_own_client,
     a_new_token_is_shown_once_and_revoked_after_confirmation,
     forms_show_field_errors_and_keep_the_input,
+    lists_are_searchable_and_paginated,
 );
 
 async fn staff_browser(p: &TestPanel) -> Browser {
@@ -693,5 +694,99 @@ async fn assets_are_versioned_and_cached_for_a_year() {
     assert_eq!(
         b.get("/assets/panel.css").await.status,
         StatusCode::NOT_FOUND
+    );
+}
+
+async fn lists_are_searchable_and_paginated(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Search Co").await;
+    for i in 0..27 {
+        p.user(
+            &format!("person{i:02}@search.test"),
+            Role::Client,
+            Some(&cid),
+        )
+        .await;
+    }
+    p.user("zelda@other.test", Role::Staff, None).await;
+    let mut b = staff_browser(&p).await;
+    // Users: 29 in all (operator, 27 clients, staff): two pages, and the links keep the filter.
+    let all = b.get("/admin/users").await;
+    assert!(all.body.contains("1–25 of 29 users"), "{}", all.body);
+    assert!(
+        all.body.contains("href=\"&#x2f;admin&#x2f;users?page=2\"")
+            || all.body.contains("href=\"/admin/users?page=2\""),
+        "{}",
+        all.body
+    );
+    let second = b.get("/admin/users?page=2").await;
+    assert!(second.body.contains("26–29 of 29 users"), "{}", second.body);
+    let found = b.get("/admin/users?q=ZELDA").await;
+    assert!(
+        found.body.contains("zelda@other.test") && !found.body.contains("person01"),
+        "{}",
+        found.body
+    );
+    let staff = b.get("/admin/users?role=staff").await;
+    assert!(staff.body.contains("zelda@other.test") && !staff.body.contains("person01@"));
+    let filtered = b.get("/admin/users?q=person&role=client").await;
+    assert!(
+        filtered.body.contains("1–25 of 27 users"),
+        "{}",
+        filtered.body
+    );
+    assert!(
+        filtered
+            .body
+            .contains("q=person&amp;role=client&amp;page=2"),
+        "{}",
+        filtered.body
+    );
+    assert_eq!(
+        b.get("/admin/users?role=wizard").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Wildcards in the search are taken literally.
+    assert!(
+        b.get("/admin/users?q=%25")
+            .await
+            .body
+            .contains("No user matches")
+    );
+    // Tokens and webhooks are searchable too.
+    for name in ["billing sync", "dns robot"] {
+        b.submit("/admin/tokens/new", "/admin/tokens/new", &[("name", name)])
+            .await;
+    }
+    let t = b.get("/admin/tokens?q=robot").await;
+    assert!(t.body.contains("dns robot") && !t.body.contains("billing sync"));
+    let r = b
+        .submit(
+            "/admin/webhooks/new",
+            "/admin/webhooks/new",
+            &[
+                ("url", "https://crm.example.test/hook"),
+                ("events", "client.*"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let hook_page = b.get(r.location()).await;
+    assert!(
+        text_of(&hook_page.body, "shown-secret")
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    assert!(
+        b.get("/admin/webhooks?q=crm")
+            .await
+            .body
+            .contains("crm.example.test")
+    );
+    assert!(
+        b.get("/admin/webhooks?q=nothing-like-it")
+            .await
+            .body
+            .contains("No webhook matches")
     );
 }

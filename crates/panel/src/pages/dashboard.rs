@@ -9,9 +9,9 @@ use minijinja::context;
 use minijinja::value::Serde;
 use panel1_app::{App, ops};
 use panel1_core::PageRequest;
-use panel1_store::attention;
 use panel1_store::clients::ClientFilter;
 use panel1_store::jobs::{JobFilter, JobStatus};
+use panel1_store::panel;
 use serde::Serialize;
 
 use super::see_other;
@@ -83,7 +83,7 @@ async fn failing_webhooks(app: &App, v: &StaffViewer) -> PageResult<Card> {
     let since = Utc::now() - Duration::hours(24);
     let rows = {
         let mut r = app.db.read().await?;
-        attention::failing_webhooks(r.conn(), v.0.caller.tenant(), since, 5).await?
+        panel::failing_webhooks(r.conn(), v.0.caller.tenant(), since, 5).await?
     };
     Ok(Card {
         title: "Failing webhooks (24 h)",

@@ -33,6 +33,23 @@ pub fn page_request(page: Option<&str>) -> PageRequest {
     PageRequest::new(p, Some(PER_PAGE)).unwrap_or_default()
 }
 
+/// One page of a short list held in memory (tokens, webhooks: a few dozen per tenant).
+pub fn page_of<T>(items: Vec<T>, req: PageRequest) -> Page<T> {
+    let total = items.len() as u64;
+    let skip = usize::try_from(req.offset()).unwrap_or(usize::MAX);
+    let items = items
+        .into_iter()
+        .skip(skip)
+        .take(req.limit() as usize)
+        .collect();
+    Page::new(items, req, total)
+}
+
+/// Whether `hay` contains `needle`, ignoring case (an empty needle matches everything).
+pub fn matches(hay: &str, needle: &str) -> bool {
+    needle.is_empty() || hay.to_lowercase().contains(&needle.to_lowercase())
+}
+
 /// Pagination links that keep the list's filters.
 #[derive(Debug, Serialize)]
 pub struct Pager {
@@ -132,5 +149,11 @@ mod tests {
         assert_eq!(page_request(Some("x")).page(), 1);
         assert_eq!(page_request(Some("0")).page(), 1);
         assert_eq!(page_request(Some("4")).page(), 4);
+        let p = page_of(
+            (1..=30).collect::<Vec<_>>(),
+            PageRequest::new(Some(2), Some(25)).unwrap(),
+        );
+        assert_eq!((p.items, p.total), (vec![26, 27, 28, 29, 30], 30));
+        assert!(matches("Billing Sync", "sync") && !matches("x", "y") && matches("x", ""));
     }
 }

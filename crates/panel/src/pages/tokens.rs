@@ -2,7 +2,7 @@
 //! the client area (a client user's own). A new token's secret is shown once, on the page
 //! after creation, from a sealed one-time message; only its hash is stored.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use minijinja::context;
 use minijinja::value::{Serde, Value};
@@ -10,7 +10,9 @@ use panel1_app::users::{self as svc, NewToken};
 use panel1_app::{App, AppError};
 use panel1_core::{TokenId, UserId};
 
-use super::{Confirm, confirm_page, see_other};
+use serde::Deserialize;
+
+use super::{Confirm, confirm_page, matches, page_of, page_request, pager, see_other};
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData};
 use crate::session::{ClientViewer, Flash, StaffViewer, Viewer};
@@ -32,16 +34,32 @@ const CLIENT: Area = Area {
     section: "client_tokens",
 };
 
-async fn list(app: &App, v: &Viewer, area: Area) -> PageResult {
-    let tokens = svc::list_tokens(app, &v.caller).await?;
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+async fn list(app: &App, v: &Viewer, area: Area, q: ListQuery) -> PageResult {
+    let search = q.q.unwrap_or_default().trim().to_owned();
+    let tokens: Vec<_> = svc::list_tokens(app, &v.caller)
+        .await?
+        .into_iter()
+        .filter(|t| matches(&t.name, &search) || matches(&t.prefix, &search))
+        .collect();
     let (live, past): (Vec<_>, Vec<_>) = tokens.into_iter().partition(|t| {
         t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > chrono::Utc::now())
     });
+    let live = page_of(live, page_request(q.page.as_deref()));
+    let pager = pager(area.base, &[("q", &search)], &live);
+    let past: Vec<_> = past.into_iter().take(20).collect();
     render(
         "tokens/list.html",
         context! {
             base => area.base,
-            live => Serde(live),
+            live => Serde(live.items),
+            pager => Serde(pager),
+            q => search,
             past => Serde(past),
             mine => v.user.id.to_string(),
             ..v.base(area.section),
@@ -166,8 +184,12 @@ async fn revoke(app: &App, v: &Viewer, area: Area, raw: &str) -> PageResult {
     Ok(see_other(area.base))
 }
 
-pub async fn admin_list(State(app): State<App>, v: StaffViewer) -> PageResult {
-    list(&app, &v.0, ADMIN).await
+pub async fn admin_list(
+    State(app): State<App>,
+    v: StaffViewer,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    list(&app, &v.0, ADMIN, q).await
 }
 pub async fn admin_new_form(v: StaffViewer) -> PageResult {
     form_page(&v.0, ADMIN, context! {}, Errors::new(), StatusCode::OK)
@@ -190,8 +212,12 @@ pub async fn admin_revoke(
     revoke(&app, &v.0, ADMIN, &id).await
 }
 
-pub async fn client_list(State(app): State<App>, v: ClientViewer) -> PageResult {
-    list(&app, &v.0, CLIENT).await
+pub async fn client_list(
+    State(app): State<App>,
+    v: ClientViewer,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    list(&app, &v.0, CLIENT, q).await
 }
 pub async fn client_new_form(v: ClientViewer) -> PageResult {
     form_page(&v.0, CLIENT, context! {}, Errors::new(), StatusCode::OK)

@@ -8,6 +8,7 @@ use minijinja::value::{Serde, Value};
 use panel1_app::users::{self as svc, NewUser};
 use panel1_app::{App, AppError};
 use panel1_core::{ClientId, Role, SecretString, UserId};
+use panel1_store::panel::{self, UserFilter};
 use panel1_store::sessions;
 use serde::Deserialize;
 
@@ -19,28 +20,61 @@ use crate::templates::{render, render_status};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
+    q: Option<String>,
+    role: Option<String>,
     page: Option<String>,
 }
 
-/// `GET /admin/users`
+/// `GET /admin/users`: searchable by name or e-mail, filterable by role.
 pub async fn list(
     State(app): State<App>,
     v: StaffViewer,
     Query(q): Query<ListQuery>,
 ) -> PageResult {
     v.0.caller.admin()?;
-    let page = svc::list(&app, &v.0.caller, page_request(q.page.as_deref())).await?;
+    let search = q.q.unwrap_or_default().trim().to_owned();
+    let role_text = q.role.unwrap_or_default();
+    let role = match role_text.as_str() {
+        "" => None,
+        r => Some(Role::parse(r).ok_or_else(|| {
+            PageError::Invalid(format!(
+                "`{r}` is not a role; pick client, staff, admin or operator."
+            ))
+        })?),
+    };
+    let req = page_request(q.page.as_deref());
+    let (items, total) = {
+        let mut r = app.db.read().await?;
+        panel::search_users(
+            r.conn(),
+            &v.0.caller.scope(),
+            &UserFilter {
+                search: Some(search.clone()),
+                role,
+            },
+            req,
+        )
+        .await?
+    };
+    let page = panel1_core::Page::new(items, req, total);
     let with_totp = {
         let mut r = app.db.read().await?;
         sessions::totp_enabled_ids(r.conn(), v.0.caller.tenant()).await?
     };
-    let pager = pager("/admin/users", &[], &page);
+    let pager = pager(
+        "/admin/users",
+        &[("q", &search), ("role", &role_text)],
+        &page,
+    );
     render(
         "users/list.html",
         context! {
             users => Serde(&page.items),
             with_totp => Serde(with_totp),
             pager => Serde(pager),
+            q => search,
+            role => role_text,
+            roles => vec!["client", "staff", "admin", "operator"],
             ..v.0.base("users"),
         },
     )

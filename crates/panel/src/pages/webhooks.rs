@@ -10,18 +10,40 @@ use panel1_app::{App, AppError};
 use panel1_core::WebhookId;
 use serde::Deserialize;
 
-use super::{Confirm, confirm_page, page_request, pager, see_other};
+use super::{Confirm, confirm_page, matches, page_of, page_request, pager, see_other};
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData};
 use crate::session::{Flash, StaffViewer};
 use crate::templates::{render, render_status};
 
-/// `GET /admin/webhooks`
-pub async fn list(State(app): State<App>, v: StaffViewer) -> PageResult {
-    let hooks = svc::list(&app, v.0.caller.admin()?).await?;
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<String>,
+}
+
+/// `GET /admin/webhooks`: searchable by address, events or description.
+pub async fn list(
+    State(app): State<App>,
+    v: StaffViewer,
+    Query(q): Query<ListQuery>,
+) -> PageResult {
+    let search = q.q.unwrap_or_default().trim().to_owned();
+    let hooks: Vec<_> = svc::list(&app, v.0.caller.admin()?)
+        .await?
+        .into_iter()
+        .filter(|h| {
+            matches(&h.url, &search)
+                || matches(&h.events.join(" "), &search)
+                || matches(h.description.as_deref().unwrap_or(""), &search)
+        })
+        .collect();
+    let hooks = page_of(hooks, page_request(q.page.as_deref()));
+    let pager = pager("/admin/webhooks", &[("q", &search)], &hooks);
+    let hooks = hooks.items;
     render(
         "webhooks/list.html",
-        context! { hooks => Serde(hooks), ..v.0.base("webhooks") },
+        context! { hooks => Serde(hooks), pager => Serde(pager), q => search, ..v.0.base("webhooks") },
     )
 }
 

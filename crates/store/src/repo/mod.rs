@@ -1,7 +1,6 @@
 //! One module per aggregate. Every function takes a [`Conn`](crate::Conn) and, for tenant
 //! data, the tenant scope; none of them commits: the caller owns the transaction.
 
-pub mod attention;
 pub mod audit;
 pub mod billing;
 pub mod clients;
@@ -10,6 +9,7 @@ pub mod emails;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
+pub mod panel;
 pub mod schedules;
 pub mod sessions;
 pub mod tenants;
