@@ -42,11 +42,17 @@ pub(crate) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Self {
-        Self {
-            src,
-            pos: 0,
-            line: 1,
-        }
+        Self::with_line(src, 1)
+    }
+
+    /// A lexer whose first line is numbered `line` (for a part of a larger file).
+    pub fn with_line(src: &'a str, line: usize) -> Self {
+        Self { src, pos: 0, line }
+    }
+
+    /// Whether the whole input was read.
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.src.len()
     }
 
     /// The next entry with its tokens in `out` (cleared first), `None` at the end.

@@ -72,6 +72,78 @@ pub fn import_zone(
     origin: &Name,
     rules: &RecordRules,
 ) -> Result<ImportedZone, ImportError> {
+    let start = PartState {
+        origin: origin.clone(),
+        default_ttl: None,
+        last_ttl: None,
+    };
+    let part = parse_two_halves(text, origin, rules, PARALLEL_BYTES)
+        .unwrap_or_else(|| parse_part(text, 1, origin, start, rules));
+    let Part {
+        records,
+        lines,
+        mut errors,
+        soa,
+        ..
+    } = part;
+    let push = |errors: &mut Vec<LineError>, line: usize, code: &'static str, message: String| {
+        errors.push(LineError {
+            line,
+            code,
+            message,
+        });
+    };
+    if errors.is_empty() {
+        for p in check_zone(origin, &records, rules) {
+            let line = p.records.last().map_or(0, |&i| lines[i] as usize);
+            let code = p.code;
+            if code == "apex_ns_required" {
+                // A file without NS records keeps the zone's current apex NS set.
+                continue;
+            }
+            push(&mut errors, line, code, p.message);
+        }
+    }
+    if !errors.is_empty() {
+        errors.sort_by_key(|e| e.line);
+        let total = errors.len();
+        errors.truncate(MAX_REPORTED_ERRORS);
+        return Err(ImportError { errors, total });
+    }
+    Ok(ImportedZone {
+        soa: soa.map(|(s, _)| s),
+        records,
+    })
+}
+
+/// Where parsing of a part of a file starts: the directives in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PartState {
+    origin: Name,
+    default_ttl: Option<u32>,
+    last_ttl: Option<u32>,
+}
+
+/// What one part of a file held.
+struct Part {
+    records: Vec<DnsRecord>,
+    lines: Vec<u32>,
+    errors: Vec<LineError>,
+    soa: Option<(Soa, usize)>,
+    end: PartState,
+    /// A record had no TTL and none was known in this part.
+    missing_ttl: bool,
+    /// The part ended inside parentheses or a quoted string.
+    unclosed: bool,
+}
+
+fn parse_part(
+    text: &str,
+    first_line: usize,
+    origin: &Name,
+    start: PartState,
+    rules: &RecordRules,
+) -> Part {
     let mut errors: Vec<LineError> = Vec::new();
     let push = |errors: &mut Vec<LineError>, line: usize, code: &'static str, message: String| {
         errors.push(LineError {
@@ -81,12 +153,14 @@ pub fn import_zone(
         });
     };
 
-    let mut lexer = Lexer::new(text);
+    let mut lexer = Lexer::with_line(text, first_line);
     let mut tokens: Vec<Token<'_>> = Vec::with_capacity(16);
-    let mut cur_origin = origin.clone();
-    let mut origin_is_zone = true;
-    let mut default_ttl: Option<u32> = None;
-    let mut last_ttl: Option<u32> = None;
+    let mut cur_origin = start.origin;
+    let mut origin_is_zone = cur_origin == *origin;
+    let mut default_ttl: Option<u32> = start.default_ttl;
+    let mut last_ttl: Option<u32> = start.last_ttl;
+    let mut missing_ttl = false;
+    let mut unclosed = false;
     let mut owner: Option<Name> = None;
     let mut owner_raw: &str = "";
     let mut soa: Option<(Soa, usize)> = None;
@@ -98,6 +172,7 @@ pub fn import_zone(
         let head = match entry {
             Ok(h) => h,
             Err(e) => {
+                unclosed |= lexer.at_end();
                 push(&mut errors, e.line, "syntax", e.message);
                 continue;
             }
@@ -276,6 +351,7 @@ pub fn import_zone(
             None => match default_ttl.or(last_ttl) {
                 Some(t) => t,
                 None => {
+                    missing_ttl = true;
                     push(
                         &mut errors,
                         line,
@@ -359,27 +435,126 @@ pub fn import_zone(
         lines.push(u32::try_from(line).unwrap_or(u32::MAX));
     }
 
-    if errors.is_empty() {
-        for p in check_zone(origin, &records, rules) {
-            let line = p.records.last().map_or(0, |&i| lines[i] as usize);
-            let code = p.code;
-            if code == "apex_ns_required" {
-                // A file without NS records keeps the zone's current apex NS set.
-                continue;
+    Part {
+        records,
+        lines,
+        errors,
+        soa,
+        end: PartState {
+            origin: cur_origin,
+            default_ttl,
+            last_ttl,
+        },
+        missing_ttl,
+        unclosed,
+    }
+}
+
+/// Files above this size are parsed in two halves on two threads.
+const PARALLEL_BYTES: usize = 4 << 20;
+
+/// Parses a large file as two halves at once. `None` when the file is small, only one
+/// core is available, or the halves do not join cleanly (a directive or a multi-line
+/// entry across the cut, a TTL inherited across it): the caller then parses it whole.
+fn parse_two_halves(
+    text: &str,
+    origin: &Name,
+    rules: &RecordRules,
+    min_bytes: usize,
+) -> Option<Part> {
+    if text.len() < min_bytes || std::thread::available_parallelism().map_or(1, usize::from) < 2 {
+        return None;
+    }
+    let split = split_point(text)?;
+    let (head, tail) = text.split_at(split);
+    // The directives in force at the cut, read from the lines that start with `$`.
+    let mut assumed = PartState {
+        origin: origin.clone(),
+        default_ttl: None,
+        last_ttl: None,
+    };
+    let hb = head.as_bytes();
+    let mut pos = 0;
+    while pos < hb.len() {
+        let end = hb[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(hb.len(), |e| pos + e + 1);
+        if hb[pos] == b'$' {
+            let line = &head[pos..end];
+            let mut words = line.split_whitespace();
+            match (
+                words.next().map(str::to_ascii_uppercase).as_deref(),
+                words.next(),
+            ) {
+                (Some("$ORIGIN"), Some(n)) => {
+                    if let Ok(n) = record::parse_name(n, &assumed.origin, NameMode::Strict) {
+                        assumed.origin = n;
+                    }
+                }
+                (Some("$TTL"), Some(t)) => assumed.default_ttl = parse_ttl(t).ok(),
+                _ => {}
             }
-            push(&mut errors, line, code, p.message);
+        }
+        pos = end;
+    }
+    let tail_line = 1 + hb.iter().filter(|&&b| b == b'\n').count();
+    let tail_start = PartState {
+        last_ttl: None,
+        ..assumed.clone()
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let b = scope.spawn(|| parse_part(tail, tail_line, origin, tail_start, rules));
+        let a = parse_part(
+            head,
+            1,
+            origin,
+            PartState {
+                origin: origin.clone(),
+                default_ttl: None,
+                last_ttl: None,
+            },
+            rules,
+        );
+        (a, b.join())
+    });
+    let b = b.ok()?;
+    let joins = !a.unclosed
+        && a.end.origin == assumed.origin
+        && a.end.default_ttl == assumed.default_ttl
+        && !b.missing_ttl;
+    if !joins {
+        return None;
+    }
+    let mut out = a;
+    out.records.extend(b.records);
+    out.lines.extend(b.lines);
+    out.errors.extend(b.errors);
+    match (&out.soa, b.soa) {
+        (Some(_), Some((_, line))) => out.errors.push(LineError {
+            line,
+            code: "soa",
+            message: "a zone has one SOA record; remove this one".into(),
+        }),
+        (None, Some(s)) => out.soa = Some(s),
+        _ => {}
+    }
+    out.end = b.end;
+    Some(out)
+}
+
+/// A line start near the middle of `text` that begins a new entry with its own owner.
+fn split_point(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = b.len() / 2;
+    loop {
+        let nl = b[i..].iter().position(|&c| c == b'\n')?;
+        let p = i + nl + 1;
+        match b.get(p)? {
+            b' ' | b'\t' | b';' | b'$' | b'\n' | b'\r' | b'(' | b')' | b'"' => i = p,
+            _ => return Some(p),
         }
     }
-    if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
-        let total = errors.len();
-        errors.truncate(MAX_REPORTED_ERRORS);
-        return Err(ImportError { errors, total });
-    }
-    Ok(ImportedZone {
-        soa: soa.map(|(s, _)| s),
-        records,
-    })
 }
 
 /// Writes a zone as a master file: `$ORIGIN`, the SOA, then the records sorted in DNS
@@ -480,6 +655,59 @@ mod tests {
         let err = import_zone(text, &origin(), &RecordRules::default()).unwrap_err();
         assert_eq!(err.errors[0].line, 3);
         assert_eq!(err.errors[0].code, "cname_exclusive");
+    }
+
+    fn whole(text: &str) -> Part {
+        let start = PartState {
+            origin: origin(),
+            default_ttl: None,
+            last_ttl: None,
+        };
+        parse_part(text, 1, &origin(), start, &RecordRules::default())
+    }
+
+    #[test]
+    fn two_halves_give_what_one_pass_gives() {
+        let mut text = String::from("$TTL 300\n@ NS ns1.example.net.\n");
+        for i in 0..2000 {
+            if i == 500 {
+                text.push_str("$ORIGIN sub.example.com.\n$TTL 600\n");
+            }
+            text.push_str(&format!(
+                "h{i} A 192.0.2.{}\n  TXT ( \"a\"\n  \"b\" )\n",
+                i % 250
+            ));
+        }
+        let one = whole(&text);
+        let two = parse_two_halves(&text, &origin(), &RecordRules::default(), 0).expect("joins");
+        assert_eq!(one.records, two.records);
+        assert_eq!(one.lines, two.lines);
+        assert!(one.errors.is_empty() && two.errors.is_empty());
+        assert_eq!(two.records[1999 * 2].ttl, 600);
+        // Errors keep their line numbers in the second half.
+        let bad = text.replace("h1900 A 192.0.2.150", "h1900 A 192.0.2.999");
+        let two = parse_two_halves(&bad, &origin(), &RecordRules::default(), 0).expect("joins");
+        assert_eq!(two.errors.len(), 1);
+        assert_eq!(two.errors[0].line, whole(&bad).errors[0].line);
+    }
+
+    #[test]
+    fn halves_that_do_not_join_fall_back() {
+        // The middle of the file is inside one long parenthesised entry.
+        let mut text = String::from("$TTL 300\nbig TXT (\n");
+        for i in 0..2000 {
+            text.push_str(&format!("\"part{i}\"\nx{i}\n"));
+        }
+        text.push_str(")\n");
+        assert!(parse_two_halves(&text, &origin(), &RecordRules::default(), 0).is_none());
+        // A TTL inherited across the cut (no $TTL) is another.
+        let mut text = String::from("a 300 A 192.0.2.1\n");
+        for i in 0..2000 {
+            text.push_str(&format!("h{i} A 192.0.2.1\n"));
+        }
+        assert!(parse_two_halves(&text, &origin(), &RecordRules::default(), 0).is_none());
+        let z = import_zone(&text, &origin(), &RecordRules::default()).unwrap();
+        assert!(z.records.iter().all(|r| r.ttl == 300));
     }
 
     #[test]

@@ -153,18 +153,30 @@ impl DnsServer {
         if let Some(k) = &config.notify.key {
             k.signer()?;
         }
-        let udp = StdUdpSocket::bind(config.listen).map_err(|source| ServerError::BindUdp {
-            addr: config.listen,
-            source,
-        })?;
-        let udp_addr = udp.local_addr()?;
-        // TCP on the same port as UDP (port 0 resolved by the UDP bind).
-        let tcp = TcpListener::bind(udp_addr)
-            .await
-            .map_err(|source| ServerError::BindTcp {
-                addr: udp_addr,
+        // UDP and TCP on the same port. With port 0 the UDP bind picks it; if that port is
+        // taken for TCP, pick again.
+        let mut attempt = 0;
+        let (udp, udp_addr, tcp) = loop {
+            attempt += 1;
+            let udp = StdUdpSocket::bind(config.listen).map_err(|source| ServerError::BindUdp {
+                addr: config.listen,
                 source,
             })?;
+            let udp_addr = udp.local_addr()?;
+            match TcpListener::bind(udp_addr).await {
+                Ok(tcp) => break (udp, udp_addr, tcp),
+                Err(e)
+                    if config.listen.port() == 0
+                        && e.kind() == std::io::ErrorKind::AddrInUse
+                        && attempt < 20 => {}
+                Err(source) => {
+                    return Err(ServerError::BindTcp {
+                        addr: udp_addr,
+                        source,
+                    });
+                }
+            }
+        };
         let tcp_addr = tcp.local_addr()?;
         let stats = Arc::new(ServerStats::default());
         let handler = Arc::new(Handler {
@@ -713,7 +725,7 @@ async fn notify_loop(catalog: Catalog, config: NotifyConfig, mut stop: watch::Re
             _ = stop.changed() => break,
             c = changes.recv() => c,
         };
-        let change = match change {
+        let first = match change {
             Ok(c) => c,
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                 tracing::warn!(
@@ -724,22 +736,23 @@ async fn notify_loop(catalog: Catalog, config: NotifyConfig, mut stop: watch::Re
             }
             Err(_) => break,
         };
-        let targets = config.targets_for(&change.origin);
-        if targets.is_empty() {
-            continue;
+        // A burst of changes notifies each zone once, with its latest serial.
+        let mut latest: HashMap<Name, u32> = HashMap::new();
+        latest.insert(first.origin, first.serial);
+        while let Ok(c) = changes.try_recv() {
+            latest.insert(c.origin, c.serial);
         }
-        let key = config.key.clone();
-        let policy = config.policy.clone();
-        tokio::spawn(async move {
-            notify(
-                &change.origin,
-                change.serial,
-                &targets,
-                key.as_ref(),
-                &policy,
-            )
-            .await;
-        });
+        for (origin, serial) in latest {
+            let targets = config.targets_for(&origin);
+            if targets.is_empty() {
+                continue;
+            }
+            let key = config.key.clone();
+            let policy = config.policy.clone();
+            tokio::spawn(async move {
+                notify(&origin, serial, &targets, key.as_ref(), &policy).await;
+            });
+        }
     }
 }
 
