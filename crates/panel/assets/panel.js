@@ -8,7 +8,7 @@
     var url = el.getAttribute("data-poll");
     if (!url || el.getAttribute("data-final") === "true") return;
     setTimeout(function () {
-      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Panel-Fragment": "1" } })
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
         .then(function (html) {
           var t = document.createElement("template");

@@ -21,8 +21,9 @@
 //!
 //! Adding a page: a handler in `pages/`, a template in `templates/` (registered in
 //! [`templates`]), a route in [`router`] and, if it belongs in the menu, an entry in [`nav`].
-//! Long operations (registration, issuance) show a progress region that polls
-//! `…/progress` (see `templates/macros.html`, `progress`), falling back to a meta refresh.
+//! Long operations (registration, issuance) show a progress region (the `progress` macro in
+//! `templates/macros.html`) whose fragment the script re-fetches until a final state; the page
+//! sets `refresh` while it is not final, so without JavaScript it reloads itself.
 //!
 //! Which tenant a person signs in to: e-mail addresses are unique per tenant, so the sign-in
 //! form asks for the organisation's identifier (the tenant slug) when the installation has

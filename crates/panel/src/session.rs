@@ -282,8 +282,10 @@ impl FromRequestParts<App> for Viewer {
             sessions::touch(tx.conn(), &s.id_hash, now, expires).await?;
             tx.commit().await?;
         }
+        // A fragment fetched by a page's script leaves the one-time message for a page.
+        let fragment = parts.headers.contains_key("x-panel-fragment");
         let flash = match &s.flash_sealed {
-            Some(sealed) => {
+            Some(sealed) if !fragment => {
                 let mut tx = app.db.begin().await?;
                 let took = sessions::take_flash(tx.conn(), &s.id_hash, sealed).await?;
                 tx.commit().await?;
@@ -294,7 +296,7 @@ impl FromRequestParts<App> for Viewer {
                     None
                 }
             }
-            None => None,
+            _ => None,
         };
         let request_id = parts
             .headers

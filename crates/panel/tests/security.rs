@@ -21,6 +21,7 @@ db_tests!(
     a_new_token_is_shown_once_and_revoked_after_confirmation,
     forms_show_field_errors_and_keep_the_input,
     lists_are_searchable_and_paginated,
+    a_page_with_work_under_way_refreshes_itself_without_javascript,
 );
 
 async fn staff_browser(p: &TestPanel) -> Browser {
@@ -789,4 +790,51 @@ async fn lists_are_searchable_and_paginated(db: TestDb) {
             .body
             .contains("No webhook matches")
     );
+}
+
+async fn a_page_with_work_under_way_refreshes_itself_without_javascript(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let mut b = staff_browser(&p).await;
+    // No worker yet: the job waits in the queue.
+    let id = panel1_jobs::enqueue_now(
+        &p.app.db,
+        &common::Flaky {
+            target: "https://x.example.test".into(),
+        },
+        panel1_jobs::EnqueueOptions {
+            tenant_id: Some(p.tenant.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+    .id()
+    .clone();
+    let page = b.get(&format!("/admin/jobs/{id}")).await;
+    assert!(
+        page.body.contains("<noscript><meta http-equiv=\"refresh\""),
+        "{}",
+        page.body
+    );
+    let frag = b.get(&format!("/admin/jobs/{id}/progress")).await;
+    assert!(frag.body.contains("data-final=\"false\""), "{}", frag.body);
+    assert!(!frag.body.contains("<html"), "a fragment, not a page");
+    // Once it is dead, the page stops refreshing and offers a retry.
+    p.start_flaky_worker(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+        true,
+    )));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !b
+        .get(&format!("/admin/jobs/{id}/progress"))
+        .await
+        .body
+        .contains("data-final=\"true\"")
+    {
+        assert!(std::time::Instant::now() < deadline, "the job never died");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = b.get(&format!("/admin/jobs/{id}")).await;
+    assert!(!page.body.contains("http-equiv=\"refresh\""));
+    assert!(page.body.contains("Retry this job"));
+    assert!(page.body.contains("HTTP 503"));
 }
