@@ -509,12 +509,15 @@ async fn webhooks_are_signed_and_delivered_in_order_per_object(t: TestDb) {
         assert_eq!(headers["panel1-event"], body["type"].as_str().unwrap());
         assert_eq!(body["object"]["id"], id.as_str());
     }
-    let log = app
-        .get(
-            &format!("/api/v1/webhooks/{hook_id}/deliveries"),
-            &app.token,
-        )
-        .await;
+    // The receiver answers before the worker records the attempt: wait for the log too.
+    let log_url = format!("/api/v1/webhooks/{hook_id}/deliveries");
+    wait_for(
+        "four logged deliveries",
+        Duration::from_secs(10),
+        || async { app.get(&log_url, &app.token).await.body["total"] == 4 },
+    )
+    .await;
+    let log = app.get(&log_url, &app.token).await;
     assert_eq!(log.body["total"], 4);
     assert!(
         log.body["items"]
