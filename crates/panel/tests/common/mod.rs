@@ -637,16 +637,23 @@ pub async fn wait_leave(c: &fantoccini::Client, path: &str) -> String {
     }
 }
 
-/// The text of the first element matching `css`, waiting for it to appear.
+/// The text of the first element matching `css`, waiting for it to appear. An element that
+/// the page's script replaces between finding and reading it (a progress region) is looked
+/// up again.
 pub async fn text(c: &fantoccini::Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(fantoccini::Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("no element {css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let found = c.find(fantoccini::Locator::Css(css)).await;
+        let last = match found {
+            Ok(e) => match e.text().await {
+                Ok(t) => return t,
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        assert!(Instant::now() < deadline, "no element {css}: {last}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub async fn fill(c: &fantoccini::Client, css: &str, value: &str) {
