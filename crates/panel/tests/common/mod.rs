@@ -9,6 +9,7 @@
 )]
 
 use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -482,7 +483,8 @@ pub fn code_now(secret: &SecretString) -> String {
 // ---------------------------------------------------------------------------------------
 // Chromium through chromedriver.
 
-/// A chromedriver process (and the Chromium it starts), killed on drop.
+/// A chromedriver process and the Chromium it starts, in a process group of their own that is
+/// killed on drop (so a failing test leaves no browser behind).
 pub struct Driver {
     child: Child,
     pub url: String,
@@ -491,6 +493,8 @@ pub struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -508,6 +512,7 @@ impl Driver {
     pub async fn start() -> Driver {
         let port = free_port();
         let child = Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
