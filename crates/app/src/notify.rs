@@ -50,6 +50,36 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &str)] = &[
         "{{ domain }} has expired",
         "Hello {{ client_name }},\n\n{{ domain }} expired on {{ expires_at }}. It can still be renewed during the grace period; after that, restoring it costs more.\n\n{{ tenant }}\n",
     ),
+    (
+        "ssl_dns_records",
+        "Create DNS records to validate {{ names }}",
+        "Hello {{ client_name }},\n\nTo issue the TLS certificate for {{ names }}, create these DNS records exactly as shown:\n{% for r in records %}  {{ r }}\n{% endfor %}\nPanel1 checks them on your zone's name servers and tells the certificate authority as soon as every one is visible. It stops waiting on {{ deadline }}.\n\n{{ tenant }}\n",
+    ),
+    (
+        "ssl_validation_failed",
+        "The certificate for {{ names }} could not be validated",
+        "Hello {{ client_name }},\n\nThe certificate authority could not validate {{ names }}:\n{{ error }}\n{% if records %}\nWhat had to be published:\n{% for r in records %}  {{ r }}\n{% endfor %}{% endif %}\nFix the records, then renew the certificate ({{ certificate_id }}) to try again.\n\n{{ tenant }}\n",
+    ),
+    (
+        "ssl_issue_failed",
+        "The certificate for {{ names }} could not be issued",
+        "Hello {{ client_name }},\n\nThe certificate for {{ names }} ({{ certificate_id }}) could not be issued:\n{{ error }}\n\n{{ tenant }}\n",
+    ),
+    (
+        "ssl_renewal_failed",
+        "Renewal of the certificate for {{ names }} is failing",
+        "Hello {{ client_name }},\n\nThe certificate for {{ names }} expires on {{ not_after }}{% if days is not none %} ({{ days }} days from now){% endif %}, and renewing it failed:\n{{ error }}\nPanel1 tries again at {{ retry_at }}; please check the DNS records or the server the names point to.\n\n{{ tenant }}\n",
+    ),
+    (
+        "ssl_expiring",
+        "The certificate for {{ names }} expires in {{ days }} days",
+        "Hello {{ client_name }},\n\nThe certificate for {{ names }} expires on {{ not_after }} ({{ days }} days from now) and has not been renewed yet.{% if renewing %} A renewal is in progress.{% endif %}{% if error %}\nLast problem: {{ error }}{% endif %}\n\n{{ tenant }}\n",
+    ),
+    (
+        "ssl_health_alert",
+        "Certificate problem at {{ target }}",
+        "Hello {{ client_name }},\n\nThe daily check of {{ target }} (certificate for {{ names }}) found:\n{% for p in problems %}  - {{ p }}\n{% endfor %}\n{{ tenant }}\n",
+    ),
 ];
 
 pub fn default_template(key: &str) -> Option<(&'static str, &'static str)> {

@@ -5,6 +5,7 @@
 //! [`extract::Query`]), call one service in `panel1-app`, answer JSON or a
 //! [`problem::Problem`].
 
+mod acme_challenge;
 pub mod api;
 pub mod extract;
 mod idempotency;
@@ -43,6 +44,7 @@ use crate::problem::Problem;
         (name = "webhooks", description = "Signed event deliveries"),
         (name = "auth", description = "Identity"),
         (name = "billing", description = "TLD prices, invoices, client credit and e-mail"),
+        (name = "certificates", description = "TLS certificates: ordering (ACME, HTTP-01 and DNS-01), validation records, renewal, revocation, installation, downloads; CA accounts and products"),
     ),
 )]
 struct ApiDoc;
@@ -86,6 +88,7 @@ pub fn router(app: App) -> Router {
             let doc = doc.clone();
             async move { Json(doc.as_ref().clone()) }
         }))
+        .route("/.well-known/acme-challenge/{token}", get(acme_challenge::serve))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(observe::metrics))
