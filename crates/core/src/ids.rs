@@ -156,6 +156,22 @@ define_id!(
     /// An entry of the audit log.
     AuditId, "aud", "audit entry"
 );
+define_id!(
+    /// A domain name managed by Panel1 for a client.
+    DomainId, "dom", "domain"
+);
+define_id!(
+    /// A reusable WHOIS contact of a client.
+    ContactId, "con", "contact"
+);
+define_id!(
+    /// A tenant's account at a registrar (adapter and sealed credentials).
+    RegistrarAccountId, "rga", "registrar account"
+);
+define_id!(
+    /// One requested registrar operation on a domain (the domain operations log).
+    DomainOperationId, "dop", "domain operation"
+);
 
 define_id!(
     /// An invoice issued to a client.
@@ -168,30 +184,6 @@ define_id!(
 define_id!(
     /// An e-mail Panel1 sent (or tried to send).
     EmailId, "eml", "email"
-);
-define_id!(
-    /// A tenant's account at a certificate authority (directory, EAB, sealed account key).
-    CaAccountId, "caa", "CA account"
-);
-define_id!(
-    /// A certificate product a tenant sells (DV single, multi-domain, wildcard, OV, EV).
-    CertificateProductId, "cpr", "certificate product"
-);
-define_id!(
-    /// A client's certificate subscription: one paid term covering every reissue in it.
-    CertificateSubscriptionId, "csb", "certificate subscription"
-);
-define_id!(
-    /// A TLS certificate (one order at a CA and what it produced).
-    CertificateId, "crt", "certificate"
-);
-define_id!(
-    /// The validation of one identifier of a certificate order (DNS-01 / HTTP-01).
-    ValidationRecordId, "cvr", "validation record"
-);
-define_id!(
-    /// Where a certificate is installed (files + reload, webhook) and probed.
-    InstallationId, "cin", "certificate installation"
 );
 
 #[cfg(test)]

@@ -3,16 +3,17 @@
 
 pub mod audit;
 pub mod billing;
-pub mod ca_accounts;
-pub mod certificate_installations;
-pub mod certificates;
 pub mod clients;
+pub mod contacts;
 pub mod counters;
+pub mod domain_operations;
+pub mod domains;
 pub mod emails;
 pub mod events;
 pub mod idempotency;
 pub mod jobs;
 pub mod panel;
+pub mod registrars;
 pub mod schedules;
 pub mod sessions;
 pub mod tenants;

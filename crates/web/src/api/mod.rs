@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod billing;
-pub mod certificates;
 pub mod clients;
+pub mod contacts;
+pub mod domains;
 pub mod jobs;
 pub mod me;
+pub mod registrars;
 pub mod tenants;
 pub mod users;
 pub mod webhooks;
@@ -58,6 +60,36 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(webhooks::delete_webhook))
         .routes(routes!(webhooks::list_webhook_deliveries))
+        .routes(routes!(domains::check_domains))
+        .routes(routes!(domains::list_domains, domains::register_domain))
+        .routes(routes!(domains::get_domain))
+        .routes(routes!(domains::renew_domain))
+        .routes(routes!(domains::transfer_domain))
+        .routes(routes!(domains::get_domain_transfer))
+        .routes(routes!(domains::update_nameservers))
+        .routes(routes!(domains::update_domain_contacts))
+        .routes(routes!(domains::set_domain_lock))
+        .routes(routes!(domains::set_domain_privacy))
+        .routes(routes!(domains::get_domain_auth_code))
+        .routes(routes!(domains::suspend_domain))
+        .routes(routes!(domains::unsuspend_domain))
+        .routes(routes!(domains::list_domain_operations))
+        .routes(routes!(contacts::list_contacts, contacts::create_contact))
+        .routes(routes!(
+            contacts::get_contact,
+            contacts::update_contact,
+            contacts::delete_contact
+        ))
+        .routes(routes!(
+            registrars::list_registrar_accounts,
+            registrars::create_registrar_account
+        ))
+        .routes(routes!(registrars::delete_registrar_account))
+        .routes(routes!(registrars::list_tld_registrars))
+        .routes(routes!(
+            registrars::set_tld_registrar,
+            registrars::delete_tld_registrar
+        ))
         .routes(routes!(billing::list_tld_prices, billing::upsert_tld_price))
         .routes(routes!(billing::import_tld_prices))
         .routes(routes!(billing::list_invoices))
@@ -71,31 +103,4 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(billing::list_emails))
         .routes(routes!(billing::list_email_templates))
         .routes(routes!(billing::update_email_template))
-        .routes(routes!(
-            certificates::list_certificates,
-            certificates::issue_certificate
-        ))
-        .routes(routes!(certificates::get_certificate))
-        .routes(routes!(certificates::renew_certificate))
-        .routes(routes!(certificates::revoke_certificate))
-        .routes(routes!(certificates::install_certificate))
-        .routes(routes!(certificates::list_certificate_health_checks))
-        .routes(routes!(
-            certificates::list_validation_records,
-            certificates::create_validation_record
-        ))
-        .routes(routes!(certificates::validate_domain))
-        .routes(routes!(certificates::download_certificate))
-        .routes(routes!(certificates::list_certificate_operations))
-        .routes(routes!(
-            certificates::list_ca_accounts,
-            certificates::create_ca_account
-        ))
-        .routes(routes!(certificates::delete_ca_account))
-        .routes(routes!(
-            certificates::list_certificate_products,
-            certificates::create_certificate_product
-        ))
-        .routes(routes!(certificates::delete_certificate_product))
-        .routes(routes!(certificates::list_certificate_subscriptions))
 }
