@@ -37,6 +37,37 @@ pub struct Settings {
     pub worker_lease_secs: u64,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// The ACME directory a tenant's certificates come from when it configured no CA account:
+    /// `letsencrypt`, `letsencrypt-staging` or a directory URL.
+    pub acme_directory_url: String,
+    /// PEM roots to trust for ACME directories instead of the system's (a private CA).
+    pub acme_root_certificates_file: Option<PathBuf>,
+    /// New orders per ACME account per window (the CA's rate limit; 0: no local limit).
+    pub acme_orders_limit: u32,
+    pub acme_orders_window_secs: u64,
+    /// The DNS resolver for certificate pre-flight checks (CAA, names, authoritative servers);
+    /// unset: the first `nameserver` of /etc/resolv.conf.
+    pub ssl_resolver: Option<SocketAddr>,
+    /// The port authoritative name servers are asked on when checking DNS-01 records.
+    pub ssl_nameserver_port: u16,
+    /// PEM roots the TLS probe of installed endpoints trusts instead of the system's.
+    pub ssl_probe_roots_file: Option<PathBuf>,
+    /// Milliseconds before retrying a failed CA step; doubles per attempt, up to an hour.
+    pub ssl_retry_ms: u64,
+    /// Failed runs after which an issuance stops and is reported as failed.
+    pub ssl_issue_attempts: u32,
+    /// Seconds to wait for a DNS-01 record Panel1 published to reach every authoritative server.
+    pub ssl_dns_propagation_secs: u64,
+    /// Seconds between two checks of manually created DNS-01 records.
+    pub ssl_manual_dns_poll_secs: u64,
+    /// Directories certificate files (and HTTP-01 webroots) may be written under; empty: none.
+    pub ssl_install_dirs: Vec<PathBuf>,
+    /// Programs an installation may run to reload a server (e.g. `nginx`); empty: none.
+    pub ssl_reload_programs: Vec<String>,
+    /// Days before expiry when a certificate that is not renewed yet raises alerts.
+    pub ssl_expiry_warning_days: u32,
+    /// Seconds an installation waits for the endpoint to serve the new certificate.
+    pub ssl_install_verify_secs: u64,
     /// Where e-mail goes: `smtp://host:port` (plain), `smtp://host:port?tls=required`
     /// (STARTTLS) or `smtps://user:pass@host:465`. Unset: e-mails are recorded and logged, not sent.
     pub smtp_url: Option<SecretString>,
@@ -93,6 +124,21 @@ struct FileSettings {
     worker_concurrency: Option<usize>,
     worker_lease_secs: Option<u64>,
     max_body_bytes: Option<usize>,
+    acme_directory_url: Option<String>,
+    acme_root_certificates_file: Option<PathBuf>,
+    acme_orders_limit: Option<u32>,
+    acme_orders_window_secs: Option<u64>,
+    ssl_resolver: Option<String>,
+    ssl_nameserver_port: Option<u16>,
+    ssl_probe_roots_file: Option<PathBuf>,
+    ssl_retry_ms: Option<u64>,
+    ssl_issue_attempts: Option<u32>,
+    ssl_dns_propagation_secs: Option<u64>,
+    ssl_manual_dns_poll_secs: Option<u64>,
+    ssl_install_dirs: Option<Vec<PathBuf>>,
+    ssl_reload_programs: Option<Vec<String>>,
+    ssl_expiry_warning_days: Option<u32>,
+    ssl_install_verify_secs: Option<u64>,
     smtp_url: Option<String>,
     smtp_from: Option<String>,
     sandbox_registry: Option<PathBuf>,
@@ -122,6 +168,30 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PANEL1_WORKER_CONCURRENCY", "worker_concurrency"),
     ("PANEL1_WORKER_LEASE_SECS", "worker_lease_secs"),
     ("PANEL1_MAX_BODY_BYTES", "max_body_bytes"),
+    ("PANEL1_ACME_DIRECTORY_URL", "acme_directory_url"),
+    (
+        "PANEL1_ACME_ROOT_CERTIFICATES_FILE",
+        "acme_root_certificates_file",
+    ),
+    ("PANEL1_ACME_ORDERS_LIMIT", "acme_orders_limit"),
+    ("PANEL1_ACME_ORDERS_WINDOW_SECS", "acme_orders_window_secs"),
+    ("PANEL1_SSL_RESOLVER", "ssl_resolver"),
+    ("PANEL1_SSL_NAMESERVER_PORT", "ssl_nameserver_port"),
+    ("PANEL1_SSL_PROBE_ROOTS_FILE", "ssl_probe_roots_file"),
+    ("PANEL1_SSL_RETRY_MS", "ssl_retry_ms"),
+    ("PANEL1_SSL_ISSUE_ATTEMPTS", "ssl_issue_attempts"),
+    (
+        "PANEL1_SSL_DNS_PROPAGATION_SECS",
+        "ssl_dns_propagation_secs",
+    ),
+    (
+        "PANEL1_SSL_MANUAL_DNS_POLL_SECS",
+        "ssl_manual_dns_poll_secs",
+    ),
+    ("PANEL1_SSL_INSTALL_DIRS", "ssl_install_dirs"),
+    ("PANEL1_SSL_RELOAD_PROGRAMS", "ssl_reload_programs"),
+    ("PANEL1_SSL_EXPIRY_WARNING_DAYS", "ssl_expiry_warning_days"),
+    ("PANEL1_SSL_INSTALL_VERIFY_SECS", "ssl_install_verify_secs"),
     ("PANEL1_SMTP_URL", "smtp_url"),
     ("PANEL1_SMTP_FROM", "smtp_from"),
     ("PANEL1_SANDBOX_REGISTRY", "sandbox_registry"),
@@ -278,6 +348,148 @@ impl Settings {
                 .map_or(2 * 1024 * 1024, |n| {
                     usize::try_from(n).unwrap_or(usize::MAX)
                 }),
+            acme_directory_url: layer
+                .get(
+                    "acme_directory_url",
+                    f.acme_directory_url.clone(),
+                    |s| match s {
+                        "letsencrypt" => {
+                            Ok("https://acme-v02.api.letsencrypt.org/directory".to_owned())
+                        }
+                        "letsencrypt-staging" => {
+                            Ok("https://acme-staging-v02.api.letsencrypt.org/directory".to_owned())
+                        }
+                        _ if s.starts_with("https://") || s.starts_with("http://") => {
+                            Ok(s.to_owned())
+                        }
+                        _ => Err(
+                            "must be `letsencrypt`, `letsencrypt-staging` or an ACME directory URL"
+                                .into(),
+                        ),
+                    },
+                )?
+                .unwrap_or_else(|| "https://acme-v02.api.letsencrypt.org/directory".into()),
+            acme_root_certificates_file: layer.get(
+                "acme_root_certificates_file",
+                f.acme_root_certificates_file
+                    .clone()
+                    .map(|p| p.display().to_string()),
+                readable_file,
+            )?,
+            acme_orders_limit: layer
+                .get(
+                    "acme_orders_limit",
+                    f.acme_orders_limit.map(|n| n.to_string()),
+                    |s| {
+                        s.parse::<u32>()
+                            .map_err(|_| "must be a whole number (0: no limit)".to_owned())
+                    },
+                )?
+                .unwrap_or(300),
+            acme_orders_window_secs: layer
+                .get(
+                    "acme_orders_window_secs",
+                    f.acme_orders_window_secs.map(|n| n.to_string()),
+                    positive,
+                )?
+                .unwrap_or(3 * 3600),
+            ssl_resolver: layer.get("ssl_resolver", f.ssl_resolver.clone(), addr)?,
+            ssl_nameserver_port: layer
+                .get(
+                    "ssl_nameserver_port",
+                    f.ssl_nameserver_port.map(|n| n.to_string()),
+                    |s| match s.parse::<u16>() {
+                        Ok(n) if n > 0 => Ok(n),
+                        _ => Err("must be a port number".to_owned()),
+                    },
+                )?
+                .unwrap_or(53),
+            ssl_probe_roots_file: layer.get(
+                "ssl_probe_roots_file",
+                f.ssl_probe_roots_file
+                    .clone()
+                    .map(|p| p.display().to_string()),
+                readable_file,
+            )?,
+            ssl_retry_ms: layer
+                .get(
+                    "ssl_retry_ms",
+                    f.ssl_retry_ms.map(|n| n.to_string()),
+                    positive,
+                )?
+                .unwrap_or(60_000),
+            ssl_issue_attempts: layer
+                .get(
+                    "ssl_issue_attempts",
+                    f.ssl_issue_attempts.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(6, |n| u32::try_from(n).unwrap_or(6)),
+            ssl_dns_propagation_secs: layer
+                .get(
+                    "ssl_dns_propagation_secs",
+                    f.ssl_dns_propagation_secs.map(|n| n.to_string()),
+                    positive,
+                )?
+                .unwrap_or(120),
+            ssl_manual_dns_poll_secs: layer
+                .get(
+                    "ssl_manual_dns_poll_secs",
+                    f.ssl_manual_dns_poll_secs.map(|n| n.to_string()),
+                    positive,
+                )?
+                .unwrap_or(300),
+            ssl_install_dirs: layer
+                .get(
+                    "ssl_install_dirs",
+                    f.ssl_install_dirs.clone().map(|v| {
+                        v.iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }),
+                    |s| {
+                        let dirs: Vec<PathBuf> = s
+                            .split(',')
+                            .map(str::trim)
+                            .filter(|d| !d.is_empty())
+                            .map(PathBuf::from)
+                            .collect();
+                        if dirs.iter().all(|d| d.is_absolute()) {
+                            Ok(dirs)
+                        } else {
+                            Err("must be absolute directories, separated by commas".into())
+                        }
+                    },
+                )?
+                .unwrap_or_default(),
+            ssl_reload_programs: layer
+                .get(
+                    "ssl_reload_programs",
+                    f.ssl_reload_programs.clone().map(|v| v.join(",")),
+                    |s| {
+                        Ok(s.split(',')
+                            .map(str::trim)
+                            .filter(|p| !p.is_empty())
+                            .map(str::to_owned)
+                            .collect())
+                    },
+                )?
+                .unwrap_or_default(),
+            ssl_expiry_warning_days: layer
+                .get(
+                    "ssl_expiry_warning_days",
+                    f.ssl_expiry_warning_days.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(21, |n| u32::try_from(n).unwrap_or(21)),
+            ssl_install_verify_secs: layer
+                .get(
+                    "ssl_install_verify_secs",
+                    f.ssl_install_verify_secs.map(|n| n.to_string()),
+                    positive,
+                )?
+                .unwrap_or(60),
             smtp_url: layer.get("smtp_url", f.smtp_url.clone(), |s| {
                 if s.starts_with("smtp://") || s.starts_with("smtps://") {
                     Ok(SecretString::new(s))
@@ -352,6 +564,20 @@ impl Settings {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.expose().starts_with("sqlite:")
     }
+}
+
+/// A path to a file that can be read (checked at start-up).
+fn readable_file(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    std::fs::metadata(&p)
+        .map_err(|e| format!("cannot read {}: {e}", p.display()))
+        .and_then(|m| {
+            if m.is_file() {
+                Ok(p.clone())
+            } else {
+                Err(format!("{} is not a file", p.display()))
+            }
+        })
 }
 
 struct Layer<'a, E: Fn(&str) -> Option<String>> {

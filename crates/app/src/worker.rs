@@ -17,6 +17,11 @@ pub fn runner(app: &App, config: RunnerConfig) -> Runner<App> {
         .register::<HandleEvent>()
         .register::<DeliverWebhook>()
         .register::<crate::notify::SendEmail>()
+        .register::<crate::certificates::IssueCertificate>()
+        .register::<crate::certificates::RevokeCertificate>()
+        .register::<crate::certificates::InstallCertificate>()
+        .register::<crate::certificates::RenewalSweep>()
+        .register::<crate::certificates::HealthSweep>()
         .register::<crate::domains::RegisterDomain>()
         .register::<crate::domains::RenewDomain>()
         .register::<crate::domains::TransferDomain>()
@@ -26,7 +31,19 @@ pub fn runner(app: &App, config: RunnerConfig) -> Runner<App> {
 
 /// The installation's recurring schedules.
 pub fn schedules() -> Vec<ScheduleDef> {
-    vec![ScheduleDef::new("system.prune", "17 3 * * *", Prune::KIND)]
+    vec![
+        ScheduleDef::new("system.prune", "17 3 * * *", Prune::KIND),
+        ScheduleDef::new(
+            "ssl.renew",
+            "*/10 * * * *",
+            crate::certificates::RenewalSweep::KIND,
+        ),
+        ScheduleDef::new(
+            "ssl.health",
+            "41 4 * * *",
+            crate::certificates::HealthSweep::KIND,
+        ),
+    ]
 }
 
 pub fn runner_config(app: &App) -> RunnerConfig {

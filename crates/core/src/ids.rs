@@ -185,6 +185,30 @@ define_id!(
     /// An e-mail Panel1 sent (or tried to send).
     EmailId, "eml", "email"
 );
+define_id!(
+    /// A tenant's account at a certificate authority (directory, EAB, sealed account key).
+    CaAccountId, "caa", "CA account"
+);
+define_id!(
+    /// A certificate product a tenant sells (DV single, multi-domain, wildcard, OV, EV).
+    CertificateProductId, "cpr", "certificate product"
+);
+define_id!(
+    /// A client's certificate subscription: one paid term covering every reissue in it.
+    CertificateSubscriptionId, "csb", "certificate subscription"
+);
+define_id!(
+    /// A TLS certificate (one order at a CA and what it produced).
+    CertificateId, "crt", "certificate"
+);
+define_id!(
+    /// The validation of one identifier of a certificate order (DNS-01 / HTTP-01).
+    ValidationRecordId, "cvr", "validation record"
+);
+define_id!(
+    /// Where a certificate is installed (files + reload, webhook) and probed.
+    InstallationId, "cin", "certificate installation"
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! [`extract::Query`]), call one service in `panel1-app`, answer JSON or a
 //! [`problem::Problem`].
 
+mod acme_challenge;
 pub mod api;
 pub mod extract;
 mod idempotency;
@@ -46,6 +47,7 @@ use crate::problem::Problem;
         (name = "contacts", description = "Reusable WHOIS contacts of clients"),
         (name = "registrars", description = "Registrar accounts per tenant (credentials write-only) and TLD routing"),
         (name = "billing", description = "TLD prices, invoices, client credit and e-mail"),
+        (name = "certificates", description = "TLS certificates: ordering (ACME, HTTP-01 and DNS-01), validation records, renewal, revocation, installation, downloads; CA accounts and products"),
     ),
 )]
 struct ApiDoc;
@@ -89,6 +91,7 @@ pub fn router(app: App) -> Router {
             let doc = doc.clone();
             async move { Json(doc.as_ref().clone()) }
         }))
+        .route("/.well-known/acme-challenge/{token}", get(acme_challenge::serve))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(observe::metrics))

@@ -3,6 +3,9 @@
 
 pub mod audit;
 pub mod billing;
+pub mod ca_accounts;
+pub mod certificate_installations;
+pub mod certificates;
 pub mod clients;
 pub mod contacts;
 pub mod counters;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod billing;
+pub mod certificates;
 pub mod clients;
 pub mod contacts;
 pub mod domains;
@@ -103,4 +104,31 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(billing::list_emails))
         .routes(routes!(billing::list_email_templates))
         .routes(routes!(billing::update_email_template))
+        .routes(routes!(
+            certificates::list_certificates,
+            certificates::issue_certificate
+        ))
+        .routes(routes!(certificates::get_certificate))
+        .routes(routes!(certificates::renew_certificate))
+        .routes(routes!(certificates::revoke_certificate))
+        .routes(routes!(certificates::install_certificate))
+        .routes(routes!(certificates::list_certificate_health_checks))
+        .routes(routes!(
+            certificates::list_validation_records,
+            certificates::create_validation_record
+        ))
+        .routes(routes!(certificates::validate_domain))
+        .routes(routes!(certificates::download_certificate))
+        .routes(routes!(certificates::list_certificate_operations))
+        .routes(routes!(
+            certificates::list_ca_accounts,
+            certificates::create_ca_account
+        ))
+        .routes(routes!(certificates::delete_ca_account))
+        .routes(routes!(
+            certificates::list_certificate_products,
+            certificates::create_certificate_product
+        ))
+        .routes(routes!(certificates::delete_certificate_product))
+        .routes(routes!(certificates::list_certificate_subscriptions))
 }
