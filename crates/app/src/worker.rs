@@ -54,7 +54,8 @@ pub fn runner_config(app: &App) -> RunnerConfig {
     }
 }
 
-/// Deletes finished jobs older than 14 days and idempotency keys older than 2 days.
+/// Deletes finished jobs older than 14 days, idempotency keys older than 2 days, and dispatched
+/// events and webhook delivery logs older than 90 days. The audit log is kept.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Prune {}
 
@@ -72,10 +73,13 @@ impl Job for Prune {
             (Utc::now() - chrono::Duration::days(2)).timestamp_millis(),
         )
         .await?;
-        job.report(i64::try_from(jobs + keys).unwrap_or(i64::MAX), 0);
+        let old = Utc::now() - chrono::Duration::days(90);
+        let events = panel1_store::events::prune(tx.conn(), old).await?;
+        let deliveries = panel1_store::webhooks::prune_deliveries(tx.conn(), old).await?;
+        job.report(i64::try_from(jobs + keys + events + deliveries).unwrap_or(i64::MAX), 0);
         job.complete_in(&mut tx).await?;
         tx.commit().await?;
-        tracing::info!(jobs, idempotency_keys = keys, "pruned old records");
+        tracing::info!(jobs, idempotency_keys = keys, events, deliveries, "pruned old records");
         Ok(())
     }
 }

@@ -142,3 +142,12 @@ pub async fn count_undispatched(c: Conn<'_>) -> Result<i64> {
         on!(c, c => sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE dispatched_at IS NULL").fetch_one(c).await)?,
     )
 }
+
+/// Deletes dispatched events older than `before` (their deliveries have long been made or
+/// given up). Returns how many were deleted.
+pub async fn prune(c: Conn<'_>, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+    Ok(
+        exec!(c, c => sqlx::query("DELETE FROM events WHERE dispatched_at IS NOT NULL AND created_at < $1")
+        .bind(before.timestamp_millis()).execute(c).await)?,
+    )
+}

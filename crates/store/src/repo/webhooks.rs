@@ -204,3 +204,10 @@ pub async fn deliveries(
         .collect::<Result<Vec<_>>>()?;
     Ok((items, u64::try_from(total).unwrap_or(0)))
 }
+
+/// Deletes delivery log entries older than `before`. Returns how many were deleted.
+pub async fn prune_deliveries(c: Conn<'_>, before: DateTime<Utc>) -> Result<u64> {
+    Ok(
+        exec!(c, c => sqlx::query("DELETE FROM webhook_deliveries WHERE at < $1").bind(before.timestamp_millis()).execute(c).await)?,
+    )
+}
