@@ -561,6 +561,17 @@ pub async fn sandbox_registry(config: &SandboxConfig) -> Result<SandboxRegistry,
     if let Some(r) = map.get(&config.path) {
         return Ok(r.clone());
     }
+    if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            RegistrarError::config(
+                "sandbox",
+                format!(
+                    "cannot create the directory of the sandbox registry {} (setting `sandbox_registry`): {e}",
+                    config.path.display()
+                ),
+            )
+        })?;
+    }
     let reg = SandboxRegistry::open(config)
         .await
         .map_err(|e| RegistrarError::config("sandbox", e.to_string()))?;
