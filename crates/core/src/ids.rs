@@ -209,6 +209,22 @@ define_id!(
     /// Where a certificate is installed (files + reload, webhook) and probed.
     InstallationId, "cin", "certificate installation"
 );
+define_id!(
+    /// A DNS zone hosted by Panel1 or pushed to an external provider.
+    ZoneId, "zon", "zone"
+);
+define_id!(
+    /// A tenant's account at an external DNS provider (PowerDNS, RFC 2136).
+    DnsProviderId, "dnp", "DNS provider"
+);
+define_id!(
+    /// A secondary name server that follows a tenant's zones (NOTIFY, AXFR).
+    DnsSecondaryId, "dns", "DNS secondary"
+);
+define_id!(
+    /// One call to an external DNS provider (the provider calls log).
+    DnsProviderCallId, "dpc", "DNS provider call"
+);
 
 #[cfg(test)]
 mod tests {

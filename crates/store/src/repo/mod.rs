@@ -9,6 +9,8 @@ pub mod certificates;
 pub mod clients;
 pub mod contacts;
 pub mod counters;
+pub mod dns_providers;
+pub mod dns_zones;
 pub mod domain_operations;
 pub mod domains;
 pub mod emails;
