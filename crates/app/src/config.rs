@@ -88,6 +88,11 @@ pub struct Settings {
     pub registrar_retry_ms: u64,
     /// Milliseconds between two polls of a pending transfer.
     pub transfer_poll_ms: u64,
+    /// Registrar calls per minute the sync makes per registrar account, unless the account
+    /// sets its own rate (120 covers 172,800 domains a day).
+    pub registrar_sync_rate_per_minute: u32,
+    /// Hours after which a domain is read from its registrar again.
+    pub registrar_sync_interval_hours: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -147,6 +152,8 @@ struct FileSettings {
     registrar_check_timeout_secs: Option<u64>,
     registrar_retry_ms: Option<u64>,
     transfer_poll_ms: Option<u64>,
+    registrar_sync_rate_per_minute: Option<u32>,
+    registrar_sync_interval_hours: Option<u32>,
 }
 
 /// The environment variables read, in the order of [`Settings`].
@@ -203,6 +210,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("PANEL1_REGISTRAR_RETRY_MS", "registrar_retry_ms"),
     ("PANEL1_TRANSFER_POLL_MS", "transfer_poll_ms"),
+    (
+        "PANEL1_REGISTRAR_SYNC_RATE_PER_MINUTE",
+        "registrar_sync_rate_per_minute",
+    ),
+    (
+        "PANEL1_REGISTRAR_SYNC_INTERVAL_HOURS",
+        "registrar_sync_interval_hours",
+    ),
 ];
 
 impl Settings {
@@ -552,6 +567,20 @@ impl Settings {
                     positive,
                 )?
                 .unwrap_or(600_000),
+            registrar_sync_rate_per_minute: layer
+                .get(
+                    "registrar_sync_rate_per_minute",
+                    f.registrar_sync_rate_per_minute.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(120, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            registrar_sync_interval_hours: layer
+                .get(
+                    "registrar_sync_interval_hours",
+                    f.registrar_sync_interval_hours.map(|n| n.to_string()),
+                    positive,
+                )?
+                .map_or(20, |n| u32::try_from(n).unwrap_or(u32::MAX)),
             data_dir,
         })
     }

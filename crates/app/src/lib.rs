@@ -14,7 +14,8 @@
 //! | [`events`] | the outbox dispatcher, internal event handlers |
 //! | [`webhooks`] | tenant webhooks and their signed deliveries |
 //! | [`ops`] | jobs and schedules, as the API shows them |
-//! | [`domains`] | registrar accounts and TLD routing, WHOIS contacts, the domain service and the jobs that call registrars |
+//! | [`domains`] | registrar accounts and TLD routing, WHOIS contacts, the domain service and the jobs that call registrars; domain billing (invoices gate paid work), the renewal sweep with reminders, the registrar sync with drift, portfolio import |
+//! | [`clock`] | the time domain automation runs on (tests move it forward) |
 //! | [`certificates`] | TLS certificates: CA accounts, products and subscriptions, ACME issuance (HTTP-01, DNS-01), installation, renewal, health checks |
 //! | [`worker`] | the job types and schedules of a Panel1 worker |
 
@@ -25,6 +26,7 @@ pub mod bootstrap;
 pub mod caller;
 pub mod certificates;
 pub mod clients;
+pub mod clock;
 pub mod config;
 pub mod domains;
 pub mod error;
@@ -60,6 +62,8 @@ pub struct AppInner {
     pub handlers: events::Handlers,
     /// Recently verified API tokens.
     pub token_cache: auth::TokenCache,
+    /// The time domain automation (renewals, reminders, sync) runs on; tests move it forward.
+    pub clock: clock::Clock,
 }
 
 impl std::ops::Deref for App {
@@ -89,6 +93,7 @@ impl App {
             http,
             handlers,
             token_cache: auth::TokenCache::default(),
+            clock: clock::Clock::system(),
         })))
     }
 }

@@ -51,6 +51,11 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &str)] = &[
         "Hello {{ client_name }},\n\n{{ domain }} expired on {{ expires_at }}. It can still be renewed during the grace period; after that, restoring it costs more.\n\n{{ tenant }}\n",
     ),
     (
+        "domain_restored",
+        "{{ domain }} is restored",
+        "Hello {{ client_name }},\n\n{{ domain }} was restored from redemption; it now expires on {{ expires_at }}.\n\n{{ tenant }}\n",
+    ),
+    (
         "ssl_dns_records",
         "Create DNS records to validate {{ names }}",
         "Hello {{ client_name }},\n\nTo issue the TLS certificate for {{ names }}, create these DNS records exactly as shown:\n{% for r in records %}  {{ r }}\n{% endfor %}\nPanel1 checks them on your zone's name servers and tells the certificate authority as soon as every one is visible. It stops waiting on {{ deadline }}.\n\n{{ tenant }}\n",

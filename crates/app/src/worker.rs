@@ -17,22 +17,42 @@ pub fn runner(app: &App, config: RunnerConfig) -> Runner<App> {
         .register::<HandleEvent>()
         .register::<DeliverWebhook>()
         .register::<crate::notify::SendEmail>()
+        .register::<crate::domains::RegisterDomain>()
+        .register::<crate::domains::RenewDomain>()
+        .register::<crate::domains::TransferDomain>()
+        .register::<crate::domains::UpdateDomain>()
+        .register::<crate::domains::RestoreDomain>()
+        .register::<crate::domains::BillOperations>()
+        .register::<crate::domains::RenewalSweep>()
+        .register::<crate::domains::NotifyDomains>()
+        .register::<crate::domains::SyncSweep>()
+        .register::<crate::domains::SyncAccount>()
+        .register::<crate::domains::ImportDomains>()
         .register::<crate::certificates::IssueCertificate>()
         .register::<crate::certificates::RevokeCertificate>()
         .register::<crate::certificates::InstallCertificate>()
         .register::<crate::certificates::RenewalSweep>()
         .register::<crate::certificates::HealthSweep>()
-        .register::<crate::domains::RegisterDomain>()
-        .register::<crate::domains::RenewDomain>()
-        .register::<crate::domains::TransferDomain>()
-        .register::<crate::domains::UpdateDomain>()
         .register::<Prune>()
+}
+
+/// The internal event handlers of a Panel1 process.
+pub fn handlers() -> crate::events::Handlers {
+    crate::events::Handlers::new()
+        .with(crate::domains::PaidWorkHandler::new())
+        .with(crate::certificates::handler())
 }
 
 /// The installation's recurring schedules.
 pub fn schedules() -> Vec<ScheduleDef> {
     vec![
         ScheduleDef::new("system.prune", "17 3 * * *", Prune::KIND),
+        ScheduleDef::new(
+            "domains.renew",
+            "23 2 * * *",
+            crate::domains::RenewalSweep::KIND,
+        ),
+        ScheduleDef::new("domains.sync", "* * * * *", crate::domains::SyncSweep::KIND),
         ScheduleDef::new(
             "ssl.renew",
             "*/10 * * * *",
@@ -76,10 +96,19 @@ impl Job for Prune {
         let old = Utc::now() - chrono::Duration::days(90);
         let events = panel1_store::events::prune(tx.conn(), old).await?;
         let deliveries = panel1_store::webhooks::prune_deliveries(tx.conn(), old).await?;
-        job.report(i64::try_from(jobs + keys + events + deliveries).unwrap_or(i64::MAX), 0);
+        job.report(
+            i64::try_from(jobs + keys + events + deliveries).unwrap_or(i64::MAX),
+            0,
+        );
         job.complete_in(&mut tx).await?;
         tx.commit().await?;
-        tracing::info!(jobs, idempotency_keys = keys, events, deliveries, "pruned old records");
+        tracing::info!(
+            jobs,
+            idempotency_keys = keys,
+            events,
+            deliveries,
+            "pruned old records"
+        );
         Ok(())
     }
 }

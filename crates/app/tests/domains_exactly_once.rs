@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::Months;
 use panel1_app::domains::contacts::{self, NewContact};
 use panel1_app::domains::service::{self, ContactsInput, RegisterDomain, RenewDomain};
-use panel1_app::{App, Caller, Settings, bootstrap, clients, events, worker};
+use panel1_app::{App, Caller, Settings, bootstrap, clients, worker};
 use panel1_core::crypto::{Keyring, MasterKey};
 use panel1_core::domain_name::DomainName;
 use panel1_core::{DomainId, SecretString};
@@ -108,7 +108,7 @@ fn child_worker() {
     rt.block_on(async move {
         let db = Db::connect(&DbOptions::new(&url)).await.unwrap();
         let s = settings(&url, &sandbox, &data);
-        let app = App::new(db, Keyring::new(key, []), s, events::Handlers::new()).unwrap();
+        let app = App::new(db, Keyring::new(key, []), s, worker::handlers()).unwrap();
         let cfg = RunnerConfig {
             worker_id: name,
             concurrency: 16,
@@ -224,10 +224,41 @@ async fn registrations_and_renewals_happen_exactly_once_despite_kills_and_faults
         t.db.clone(),
         Keyring::new(master, []),
         settings(t.url(), &sandbox, &data),
-        events::Handlers::new(),
+        worker::handlers(),
     )
     .unwrap();
     let b = bootstrap::run(&app, "t").await.unwrap();
+    // Prices for .test, and work on credit: this test is about the registrar side
+    // (`renewals_exactly_once.rs` pays first).
+    {
+        let mut tx = app.db.begin().await.unwrap();
+        for op in ["register", "renew"] {
+            panel1_store::billing::upsert_price(
+                tx.conn(),
+                &b.tenant.id,
+                &panel1_store::billing::TldPrice {
+                    tld: "test".into(),
+                    operation: op.into(),
+                    years: 1,
+                    currency: panel1_core::money::Currency::USD,
+                    price: 300,
+                    cost: Some(100),
+                    markup: None,
+                    updated_at: chrono::Utc::now(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        let mut s = panel1_store::domain_automation::settings(tx.conn(), &b.tenant.id)
+            .await
+            .unwrap();
+        s.work_on_credit = true;
+        panel1_store::domain_automation::save_settings(tx.conn(), &b.tenant.id, &s)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
     let principal = {
         let mut r = t.db.read().await.unwrap();
         panel1_store::tokens::authenticate(

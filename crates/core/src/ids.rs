@@ -225,6 +225,10 @@ define_id!(
     /// One call to an external DNS provider (the provider calls log).
     DnsProviderCallId, "dpc", "DNS provider call"
 );
+define_id!(
+    /// A difference between Panel1 and a registrar found by the sync (domain drift).
+    DriftId, "dft", "domain drift entry"
+);
 
 #[cfg(test)]
 mod tests {

@@ -81,7 +81,7 @@ async fn open_app(s: &Settings) -> anyhow::Result<App> {
         anyhow::bail!("the PostgreSQL database needs migrations: run `panel1 migrate` first");
     }
     let keyring = crate::keys::load_keyring(s)?;
-    App::new(db, keyring, s.clone(), events::Handlers::new())
+    App::new(db, keyring, s.clone(), worker::handlers())
 }
 
 fn print_bootstrap(b: &bootstrap::Bootstrap) {

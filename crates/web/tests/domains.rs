@@ -58,8 +58,9 @@ impl Harness {
         })
         .unwrap();
         let keyring = Keyring::new(MasterKey::generate().unwrap(), []);
-        let app = App::new(db.db.clone(), keyring, settings, events::Handlers::new()).unwrap();
+        let app = App::new(db.db.clone(), keyring, settings, worker::handlers()).unwrap();
         let b = bootstrap::run(&app, "test").await.unwrap();
+        seed_billing(&app, &b.tenant.id).await;
         let cancel = CancellationToken::new();
         let (addr, _): (SocketAddr, _) =
             panel1_web::serve(app.clone(), "127.0.0.1:0".parse().unwrap(), cancel.clone())
@@ -237,6 +238,49 @@ fn assert_problem(r: &Resp, status: u16, field: Option<&str>) {
     }
 }
 
+/// Prices for the demo TLDs (the sale price is the sandbox's cost plus 2.00) and work on
+/// credit: these tests are about the registrar side; `domain_billing.rs` tests payment first.
+async fn seed_billing(app: &App, tenant: &panel1_core::TenantId) {
+    use panel1_core::money::Currency;
+    use panel1_store::billing::{TldPrice, upsert_price};
+    let mut tx = app.db.begin().await.unwrap();
+    let costs: [(&str, [i64; 4]); 5] = [
+        ("com", [1099, 1299, 1099, 8000]),
+        ("net", [1299, 1499, 1299, 8000]),
+        ("org", [999, 1399, 999, 8000]),
+        ("test", [100, 100, 100, 500]),
+        ("example", [100, 100, 100, 500]),
+    ];
+    for (tld, c) in costs {
+        for (op, cost) in ["register", "renew", "transfer", "restore"].iter().zip(c) {
+            upsert_price(
+                tx.conn(),
+                tenant,
+                &TldPrice {
+                    tld: tld.into(),
+                    operation: (*op).into(),
+                    years: 1,
+                    currency: Currency::USD,
+                    price: cost + 200,
+                    cost: Some(cost),
+                    markup: None,
+                    updated_at: Utc::now(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+    let mut s = panel1_store::domain_automation::settings(tx.conn(), tenant)
+        .await
+        .unwrap();
+    s.work_on_credit = true;
+    panel1_store::domain_automation::save_settings(tx.conn(), tenant, &s)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
 fn time(v: &Value) -> DateTime<Utc> {
     serde_json::from_value(v.clone()).unwrap_or_else(|_| panic!("not a time: {v}"))
 }
@@ -272,7 +316,14 @@ async fn check_register_and_renew_exactly_once(t: TestDb) {
     assert_eq!(results.len(), 2);
     assert_eq!(results[0]["name"], "fresh-name.com");
     assert_eq!(results[0]["available"], true);
-    assert_eq!(results[0]["price"]["minor"], 1099);
+    assert_eq!(
+        results[0]["price"]["minor"], 1299,
+        "the tenant's price, not the registrar's"
+    );
+    assert_eq!(
+        results[0]["registrar_cost"]["minor"], 1099,
+        "staff also see the cost"
+    );
     assert_eq!(results[1]["name"], "xn--bcher-kva.test");
     assert_eq!(results[1]["name_unicode"], "bücher.test");
     assert_eq!(results[1]["registrar"], "sandbox");
@@ -1195,6 +1246,19 @@ async fn the_api_document_names_every_domain_operation(t: TestDb) {
         "suspendDomain",
         "unsuspendDomain",
         "listDomainOperations",
+        "restoreDomain",
+        "setDomainAutoRenew",
+        "syncDomain",
+        "listDomainDrift",
+        "listDrift",
+        "getDomainSettings",
+        "updateDomainSettings",
+        "setTldRenewalSetting",
+        "deleteTldRenewalSetting",
+        "runRenewalSweep",
+        "getRegistrarSync",
+        "updateRegistrarSync",
+        "importRegistrarDomains",
         "createContact",
         "listContacts",
         "getContact",

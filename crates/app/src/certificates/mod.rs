@@ -7,6 +7,7 @@
 //! | [`products`] | certificate products (DV single, multi-domain, wildcard, OV/EV; key types) and subscriptions: one term, one invoice, covering every reissue and renewal in it |
 //! | [`service`] | what the API asks: issue, list, get, renew, revoke, download (the key only on explicit request, audited), validation records, re-validate |
 //! | [`dns`] | the DNS-01 seam: [`dns::ChallengeDns`] (hosted zones, external `DnsProvider`s, manual records), CNAME delegation of `_acme-challenge`, visibility on the authoritative servers |
+//! | `handler` | [`handler()`]: the internal event handler; `invoice.paid` releases orders waiting for their subscription's payment |
 //! | [`install`] | installations (files + reload command, webhook) verified by a TLS probe |
 //! | [`jobs`] | `ssl::issue` (resumable from the stored order URL), `ssl::revoke`, `ssl::install`, and the schedules `ssl::renew_due` (renewals, expiry alerts) and `ssl::health` (daily probes) |
 //!
@@ -27,11 +28,13 @@
 
 pub mod accounts;
 pub mod dns;
+mod handler;
 pub mod install;
 pub mod jobs;
 pub mod products;
 pub mod service;
 
+pub use handler::handler;
 pub use jobs::{
     HealthSweep, InstallCertificate, IssueCertificate, RenewalSweep, RevokeCertificate,
 };

@@ -268,8 +268,26 @@ async fn invoice_term(
     .await?;
     let mut paid = status == InvoiceStatus::Paid;
     if !paid && pay {
-        let (outcome, _) = billing::pay_in(tx, &sub.tenant_id, &invoice, actor).await?;
-        paid = matches!(outcome, PayOutcome::Paid | PayOutcome::AlreadyPaid);
+        // Only try when the credit suffices: a refused payment leaves the transaction to be
+        // rolled back, and this one goes on (the order waits for the invoice).
+        let balance = panel1_store::billing::balances(tx.conn(), &sub.tenant_id, &sub.client_id)
+            .await?
+            .into_iter()
+            .find(|m| m.currency == sub.currency)
+            .map_or(0, |m| m.amount);
+        if balance >= sub.price {
+            let (outcome, _) = billing::pay_in(tx, &sub.tenant_id, &invoice, actor).await?;
+            paid = match outcome {
+                PayOutcome::Paid | PayOutcome::AlreadyPaid => true,
+                PayOutcome::Insufficient { .. } => {
+                    return Err(AppError::conflict(
+                        "the client's credit changed while the certificate was being ordered; try again",
+                        None,
+                    ));
+                }
+                PayOutcome::NotPayable(_) => false,
+            };
+        }
     }
     Ok((invoice, paid))
 }

@@ -72,6 +72,10 @@ pub struct OperationRef {
     pub operation_id: DomainOperationId,
     /// The operation's idempotency key.
     pub key: String,
+    /// A later run of an operation that ended before (revived by the renewal sweep): its
+    /// earlier job keeps the plain unique key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<String>,
 }
 
 macro_rules! domain_job {
@@ -87,7 +91,10 @@ macro_rules! domain_job {
             type Context = App;
 
             fn unique_key(&self) -> Option<String> {
-                Some(format!("{}:{}", self.0.tenant_id, self.0.key))
+                Some(match &self.0.round {
+                    Some(r) => format!("{}:{}#{r}", self.0.tenant_id, self.0.key),
+                    None => format!("{}:{}", self.0.tenant_id, self.0.key),
+                })
             }
 
             fn ordering_key(&self) -> Option<String> {
@@ -121,14 +128,30 @@ domain_job!(
     UpdateDomain,
     "domain::update"
 );
+domain_job!(
+    /// Restores a domain from redemption (RFC 3915).
+    RestoreDomain,
+    "domain::restore"
+);
 
 /// Enqueues the job of `op` in `tx`.
 pub(crate) async fn enqueue(tx: &mut Tx, op: &DomainOperation) -> AppResult<JobId> {
+    enqueue_round(tx, op, None).await
+}
+
+/// Enqueues the job of `op` in `tx`; `round` names a later run of an operation whose earlier
+/// job ended.
+pub(crate) async fn enqueue_round(
+    tx: &mut Tx,
+    op: &DomainOperation,
+    round: Option<String>,
+) -> AppResult<JobId> {
     let r = OperationRef {
         tenant_id: op.tenant_id.clone(),
         domain_id: op.domain_id.clone(),
         operation_id: op.id.clone(),
         key: op.idempotency_key.clone(),
+        round,
     };
     let opts = EnqueueOptions {
         tenant_id: Some(op.tenant_id.clone()),
@@ -138,6 +161,7 @@ pub(crate) async fn enqueue(tx: &mut Tx, op: &DomainOperation) -> AppResult<JobI
         "register" => panel1_jobs::enqueue(tx, &RegisterDomain(r), opts).await?,
         "renew" => panel1_jobs::enqueue(tx, &RenewDomain(r), opts).await?,
         "transfer" => panel1_jobs::enqueue(tx, &TransferDomain(r), opts).await?,
+        "restore" => panel1_jobs::enqueue(tx, &RestoreDomain(r), opts).await?,
         "nameservers" | "contacts" | "lock" | "privacy" | "hold" => {
             panel1_jobs::enqueue(tx, &UpdateDomain(r), opts).await?
         }
@@ -300,6 +324,7 @@ pub(crate) async fn execute(app: &App, r: &OperationRef, job: &JobContext) -> Re
                 "register" => run.register().await,
                 "renew" => run.renew().await,
                 "transfer" => run.transfer().await,
+                "restore" => run.restore().await,
                 _ => run.update().await,
             }
         },
@@ -592,6 +617,7 @@ impl Run<'_> {
             )
             .await?;
         }
+        self.after_conclusion(&mut tx, &d, c.succeeded).await?;
         let summary = if c.succeeded {
             c.summary
         } else {
@@ -638,6 +664,7 @@ impl Run<'_> {
                 uncertain: false,
                 expiry_before: d.expires_at,
                 job_id: None,
+                invoice_id: None,
                 created_at: Utc::now(),
                 updated_at: Utc::now(),
                 finished_at: None,
@@ -1034,6 +1061,169 @@ impl Run<'_> {
             "charged": charged,
         }));
         c.events.push("domain.renewed");
+        self.conclude(c).await
+    }
+
+    /// What follows the end of an operation in the same transaction: the client's e-mail when
+    /// paid work succeeded; when it definitely failed, its invoice voided (unpaid) or refunded
+    /// (paid) — except a renewal, which the renewal sweep keeps trying while the domain can be
+    /// renewed, and which raises `domain.renewal.failed` at once.
+    async fn after_conclusion(
+        &mut self,
+        tx: &mut Tx,
+        d: &Domain,
+        succeeded: bool,
+    ) -> Result<(), JobError> {
+        let years = self.op.years.unwrap_or(1);
+        let expires = d
+            .expires_at
+            .map(|e| e.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        let op = self.op.operation.clone();
+        if succeeded {
+            let template = match op.as_str() {
+                "register" => Some("registration_confirmation"),
+                "renew" => Some("renewal_done"),
+                "restore" => Some("domain_restored"),
+                _ => None,
+            };
+            if let Some(t) = template {
+                super::renewals::email_client(
+                    self.app,
+                    tx,
+                    d,
+                    t,
+                    serde_json::json!({ "years": years, "expires_at": expires }),
+                    format!("{op}:{}", self.op.id),
+                )
+                .await
+                .map_err(|e| JobError::retry(format!("e-mail: {e}")))?;
+            }
+            return Ok(());
+        }
+        match op.as_str() {
+            "register" | "transfer" | "restore" => {
+                if let Some(inv) = self.op.invoice_id.clone() {
+                    let why = format!(
+                        "{op} of {} failed: {}",
+                        d.name_unicode,
+                        self.op.error.clone().unwrap_or_default()
+                    );
+                    super::billing::settle_unused_invoice(tx, &self.op.tenant_id, &inv, &why)
+                        .await
+                        .map_err(|e| JobError::retry(format!("refund: {e}")))?;
+                }
+            }
+            "renew" => {
+                events::append(
+                    tx,
+                    NewEvent {
+                        tenant_id: &self.op.tenant_id,
+                        kind: "domain.renewal.failed",
+                        object_type: "domain",
+                        object_id: d.id.as_str(),
+                        payload: serde_json::json!({
+                            "domain": d,
+                            "operation_id": self.op.id,
+                            "error": self.op.error,
+                            "failure_kind": self.op.failure_kind,
+                            "automatic": self.op.params.get("auto").and_then(|v| v.as_bool()).unwrap_or(false),
+                        }),
+                    },
+                )
+                .await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    // --- restore --------------------------------------------------------------------------
+
+    async fn restore(&mut self) -> Result<(), JobError> {
+        if self.op.uncertain {
+            let r = self.registrar.clone();
+            let name = self.name.clone();
+            match self
+                .call("info", false, Box::pin(async move { r.info(&name).await }))
+                .await?
+            {
+                Ok(info) if !info.in_account => {
+                    let e = RegistrarError::failed(
+                        &self.account.name,
+                        "restore",
+                        FailureKind::NotFound,
+                        "-",
+                        format!("{} is not in this account", self.name),
+                    );
+                    return self.not_found(&e).await;
+                }
+                Ok(info)
+                    if !info
+                        .rgp_statuses
+                        .contains(&panel1_core::domain_lifecycle::RgpStatus::RedemptionPeriod)
+                        && !info
+                            .epp_statuses
+                            .contains(&panel1_core::domain_lifecycle::EppStatus::PendingDelete) =>
+                {
+                    // Out of redemption: the lost answer was a restore that went through.
+                    let at = info.expires_at;
+                    return self.restored(at, None, Some(info)).await;
+                }
+                Ok(_) => {}
+                Err(e) if e.failure_kind() == Some(FailureKind::NotFound) => {
+                    return self.refuse(&e).await;
+                }
+                Err(e) => return self.retry(&e).await,
+            }
+        }
+        let key = self.key.clone();
+        let r = self.registrar.clone();
+        let name = self.name.clone();
+        match self
+            .call(
+                "restore",
+                true,
+                Box::pin(async move { r.restore(&name, &key).await }),
+            )
+            .await?
+        {
+            Ok(done) => {
+                let info = self.info_if_possible().await?;
+                self.restored(done.expires_at, done.charged, info).await
+            }
+            Err(e) if e.failure_kind() == Some(FailureKind::NotFound) => self.not_found(&e).await,
+            Err(e) if e.is_definite() => self.refuse(&e).await,
+            Err(e) => self.retry(&e).await,
+        }
+    }
+
+    async fn restored(
+        &mut self,
+        expires: Option<DateTime<Utc>>,
+        charged: Option<panel1_registrar::Price>,
+        info: Option<DomainInfo>,
+    ) -> Result<(), JobError> {
+        let mut c = Conclusion::success(
+            format!(
+                "restored {} from redemption, expiring {}",
+                self.domain.name_unicode,
+                expires
+                    .map(|e| e.to_rfc3339())
+                    .unwrap_or_else(|| "?".into())
+            ),
+            move |d| {
+                if let Some(i) = &info {
+                    apply_info(d, i);
+                }
+                if expires.is_some() {
+                    d.expires_at = expires;
+                }
+                transition(d, DomainEvent::Restored);
+            },
+        );
+        c.result = Some(serde_json::json!({ "expires_at": expires, "charged": charged }));
+        c.events.push("domain.restored");
         self.conclude(c).await
     }
 

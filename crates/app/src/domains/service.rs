@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::accounts;
+use super::billing;
 use super::contacts::client_for;
 use super::jobs;
 use crate::audit::{self, Change};
@@ -54,6 +55,21 @@ impl From<Price> for Money {
     }
 }
 
+impl Money {
+    fn from_money(m: panel1_core::money::Money) -> Self {
+        Money {
+            minor: m.amount,
+            currency: m.currency.to_string(),
+        }
+    }
+}
+
+/// A registrar's price as money, when its currency is a valid code.
+fn price_money(p: &Price) -> Option<panel1_core::money::Money> {
+    let cur = panel1_core::money::Currency::parse(&p.currency).ok()?;
+    Some(panel1_core::money::Money::new(p.minor, cur))
+}
+
 /// Names to check.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -70,8 +86,13 @@ pub struct CheckResult {
     pub name_unicode: String,
     pub available: bool,
     pub premium: bool,
-    /// The registration price for one year, when the registrar gives one.
+    /// What registering it for one year costs the client: the tenant's price (for a premium
+    /// name, the registrar's premium cost with the tenant's markup). `None` when the tenant
+    /// has no price for the TLD.
     pub price: Option<Money>,
+    /// What the registrar charges for one year (staff only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registrar_cost: Option<Money>,
     /// Why it is not available, in the registrar's words.
     pub reason: Option<String>,
     /// The registrar account that would register it.
@@ -127,7 +148,8 @@ pub struct RegisterDomain {
     pub privacy: bool,
     /// Renew automatically before expiry (default on).
     pub auto_renew: Option<bool>,
-    /// For a premium name: the price accepted for one year.
+    /// For a premium name: the price per year the client accepts (as `checkDomains` shows
+    /// it). A premium name ordered without it, or below it, is refused with the price.
     pub premium_price: Option<Money>,
 }
 
@@ -451,7 +473,29 @@ pub async fn check(
                 ))
             })?;
         let list = reply.result.map_err(|e| unavailable(account, &e))?;
+        let mut r = app.db.read().await?;
+        let settings = panel1_store::domain_automation::settings(r.conn(), caller.tenant()).await?;
+        let staff = caller.staff().is_ok();
         for a in list {
+            let cost = a.price.as_ref().and_then(price_money);
+            let tld = a.name.public_suffix().to_owned();
+            let price = match (&cost, a.premium) {
+                (Some(cost), true) => {
+                    billing::premium_price(r.conn(), caller.tenant(), &settings, &tld, *cost)
+                        .await
+                        .ok()
+                }
+                _ => billing::price(
+                    r.conn(),
+                    caller.tenant(),
+                    &tld,
+                    "register",
+                    1,
+                    settings.currency,
+                )
+                .await
+                .ok(),
+            };
             answers.insert(
                 a.name.as_ascii().to_owned(),
                 CheckResult {
@@ -459,7 +503,12 @@ pub async fn check(
                     name_unicode: a.name.unicode().to_owned(),
                     available: a.available,
                     premium: a.premium,
-                    price: a.price.map(Money::from),
+                    price: price.map(Money::from_money),
+                    registrar_cost: if staff {
+                        a.price.map(Money::from)
+                    } else {
+                        None
+                    },
                     reason: a.reason,
                     registrar: account.name.clone(),
                 },
@@ -511,12 +560,69 @@ fn operation(
         uncertain: false,
         expiry_before: domain.expires_at,
         job_id: None,
+        invoice_id: None,
         requested_by: caller.map(requested_by),
         request_id: caller.and_then(|c| c.request_id.clone()),
         created_at: now,
         updated_at: now,
         finished_at: None,
         secret_sealed: None,
+    }
+}
+
+/// Stores paid work (`awaiting_payment`, no job yet) and bills it at `amount`: invoiced, paid
+/// from credit when the client's covers it, released when paid or when the tenant works on
+/// credit (see [`billing::bill`]).
+async fn submit_paid(
+    app: &App,
+    tx: &mut Tx,
+    op: &mut DomainOperation,
+    d: &Domain,
+    amount: panel1_core::money::Money,
+    settings: &panel1_store::domain_automation::DomainSettings,
+) -> AppResult<()> {
+    op.status = OperationStatus::AwaitingPayment;
+    op.job_id = None;
+    match ops::insert(tx.conn(), op).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict { .. }) => {
+            return Err(AppError::conflict(
+                format!(
+                    "an operation with key `{}` was already requested",
+                    op.idempotency_key
+                ),
+                None,
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    billing::bill(app, tx, op, d, amount, settings).await?;
+    Ok(())
+}
+
+/// The registrar's premium cost of `name` for one year, asked within the request (bounded by
+/// `registrar_check_timeout_secs`); `None` for a name that is not premium, or when the
+/// registrar cannot say (the registration then goes ahead at the listed price, and a
+/// registrar that insists on a premium price refuses it, which refunds the client).
+async fn premium_cost(
+    app: &App,
+    account: &RegistrarAccount,
+    name: &DomainName,
+) -> Option<panel1_core::money::Money> {
+    let registrar = accounts::registrar(app, account).await.ok()?;
+    let timeout = Duration::from_secs(app.settings.registrar_check_timeout_secs);
+    let reply = tokio::time::timeout(timeout, registrar.check(std::slice::from_ref(name)))
+        .await
+        .ok()?;
+    match reply.result {
+        Ok(list) => list
+            .into_iter()
+            .find(|a| &a.name == name && a.premium)
+            .and_then(|a| a.price.as_ref().and_then(price_money)),
+        Err(e) => {
+            tracing::warn!(domain = %name, error = %e, "could not ask the registrar whether the name is premium");
+            None
+        }
     }
 }
 
@@ -686,8 +792,55 @@ pub async fn register(app: &App, caller: &Caller, input: &RegisterDomain) -> App
             "validated input lost a field"
         )));
     };
+    let premium = premium_cost(app, &account, &name).await;
 
     let mut tx = app.db.begin().await?;
+    let settings = billing::settings(&mut tx, caller.tenant()).await?;
+    let tld = name.public_suffix().to_owned();
+    let (amount, premium_params) = match premium {
+        Some(cost) => {
+            let sale =
+                billing::premium_price(tx.conn(), caller.tenant(), &settings, &tld, cost).await?;
+            let accepted = input.premium_price.as_ref().is_some_and(|p| {
+                p.currency.eq_ignore_ascii_case(sale.currency.as_str()) && p.minor >= sale.amount
+            });
+            if !accepted {
+                return Err(AppError::Invalid(ValidationError::field(
+                    "premium_price",
+                    "premium",
+                    format!(
+                        "{} is a premium name at {sale} per year; order it again with premium_price {{\"minor\": {}, \"currency\": \"{}\"}} to accept that price",
+                        name.unicode(),
+                        sale.amount,
+                        sale.currency
+                    ),
+                )));
+            }
+            let total = sale.checked_mul(i64::from(years)).ok_or_else(|| {
+                AppError::Invalid(ValidationError::field(
+                    "years",
+                    "range",
+                    "the total is too large",
+                ))
+            })?;
+            (
+                total,
+                Some((Money::from_money(cost), Money::from_money(sale))),
+            )
+        }
+        None => (
+            billing::price(
+                tx.conn(),
+                caller.tenant(),
+                &tld,
+                "register",
+                i64::from(years),
+                settings.currency,
+            )
+            .await?,
+            None,
+        ),
+    };
     let (mut d, new) = order_record(
         &mut tx,
         caller.tenant(),
@@ -716,11 +869,14 @@ pub async fn register(app: &App, caller: &Caller, input: &RegisterDomain) -> App
             "years": years,
             "nameservers": d.nameservers,
             "privacy": input.privacy,
-            "premium_price": input.premium_price,
+            // What the registrar is told the premium name costs (its own price), and what the
+            // client pays for it.
+            "premium_price": premium_params.as_ref().map(|p| &p.0),
+            "premium_sale_price": premium_params.as_ref().map(|p| &p.1),
         }),
     );
     op.id = op_id;
-    submit(&mut tx, &mut op).await?;
+    submit_paid(app, &mut tx, &mut op, &d, amount, &settings).await?;
     record(
         &mut tx,
         caller,
@@ -782,6 +938,16 @@ pub async fn transfer(app: &App, caller: &Caller, input: &TransferDomain) -> App
         &SecretString::new(code.to_owned()),
     )?;
     let mut tx = app.db.begin().await?;
+    let settings = billing::settings(&mut tx, caller.tenant()).await?;
+    let amount = billing::price(
+        tx.conn(),
+        caller.tenant(),
+        name.public_suffix(),
+        "transfer",
+        i64::from(years),
+        settings.currency,
+    )
+    .await?;
     let (mut d, new) = order_record(
         &mut tx,
         caller.tenant(),
@@ -809,7 +975,7 @@ pub async fn transfer(app: &App, caller: &Caller, input: &TransferDomain) -> App
     );
     op.id = op_id;
     op.secret_sealed = Some(sealed);
-    submit(&mut tx, &mut op).await?;
+    submit_paid(app, &mut tx, &mut op, &d, amount, &settings).await?;
     record(
         &mut tx,
         caller,
@@ -887,6 +1053,16 @@ pub async fn renew(
         }
         key = format!("{base}~{n}");
     }
+    let settings = billing::settings(&mut tx, caller.tenant()).await?;
+    let amount = billing::price(
+        tx.conn(),
+        caller.tenant(),
+        &d.tld,
+        "renew",
+        i64::from(years),
+        settings.currency,
+    )
+    .await?;
     let mut op = operation(
         Some(caller),
         &d,
@@ -896,7 +1072,7 @@ pub async fn renew(
         key,
         serde_json::json!({ "years": years }),
     );
-    submit(&mut tx, &mut op).await?;
+    submit_paid(app, &mut tx, &mut op, &d, amount, &settings).await?;
     record(
         &mut tx,
         caller,
@@ -914,6 +1090,126 @@ pub async fn renew(
         job_id: op.job_id.clone(),
         operation: op,
     })
+}
+
+/// Orders the restore of a domain in redemption (202), at the tenant's restore price. The
+/// idempotency key is `restore:<name>:<expiry date>`: asking twice answers the first request's
+/// operation. A renewal of the lost term still waiting for payment ends (its invoice voided,
+/// or refunded when paid): the restore replaces it.
+pub async fn restore(app: &App, caller: &Caller, id: &DomainId) -> AppResult<Accepted> {
+    let mut tx = app.db.begin().await?;
+    let d = load_for_update(&mut tx, caller, id).await?;
+    if !d.state.needs_restore() {
+        let hint = match d.state {
+            DomainState::Expired | DomainState::AutoRenewGrace | DomainState::Active => {
+                " It can still be renewed (renewDomain) at the renew price."
+            }
+            _ => "",
+        };
+        return Err(AppError::conflict(
+            format!(
+                "only a domain in redemption can be restored, and {} is {}.{hint} If the registrar says otherwise, sync it first (syncDomain).",
+                d.name_unicode, d.state
+            ),
+            None,
+        ));
+    }
+    let Some(expiry) = d.expires_at else {
+        return Err(AppError::conflict(
+            format!("the expiry of {} is not known", d.name_unicode),
+            None,
+        ));
+    };
+    let name = DomainName::parse(&d.name).map_err(AppError::internal)?;
+    let term = expiry.format("%Y-%m-%d").to_string();
+    let base = IdempotencyKey::derive(&name, "restore", &term).to_string();
+    let mut key = base.clone();
+    for n in 2.. {
+        let Some(existing) = ops::get_by_key(tx.conn(), caller.tenant(), &key).await? else {
+            break;
+        };
+        let refused = existing.status == OperationStatus::Failed
+            && existing.failure_kind.as_deref() != Some(jobs::GAVE_UP);
+        if !refused {
+            return Ok(Accepted {
+                domain: d,
+                job_id: existing.job_id.clone(),
+                operation: existing,
+            });
+        }
+        key = format!("{base}~{n}");
+    }
+    for mut w in ops::awaiting_for_domain(tx.conn(), caller.tenant(), &d.id).await? {
+        if w.operation == "renew" {
+            billing::abandon(
+                &mut tx,
+                &mut w,
+                "superseded",
+                "the domain entered redemption; a restore replaces this renewal",
+            )
+            .await?;
+        }
+    }
+    let settings = billing::settings(&mut tx, caller.tenant()).await?;
+    let amount = billing::price(
+        tx.conn(),
+        caller.tenant(),
+        &d.tld,
+        "restore",
+        1,
+        settings.currency,
+    )
+    .await?;
+    let mut op = operation(
+        Some(caller),
+        &d,
+        "restore",
+        term,
+        Some(1),
+        key,
+        serde_json::json!({}),
+    );
+    submit_paid(app, &mut tx, &mut op, &d, amount, &settings).await?;
+    record(
+        &mut tx,
+        caller,
+        "domain.restore",
+        &d,
+        format!("ordered the restore of {} from redemption", d.name_unicode),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Accepted {
+        domain: d,
+        job_id: op.job_id.clone(),
+        operation: op,
+    })
+}
+
+/// Queues a change (nameservers, lock, …) decided by Panel1 itself (e.g. the sync putting
+/// back a registrar lock that was removed behind its back), in `tx`.
+pub(crate) async fn queue_system_update(
+    tx: &mut Tx,
+    d: &Domain,
+    kind: &str,
+    params: serde_json::Value,
+) -> AppResult<DomainOperation> {
+    let name = DomainName::parse(&d.name).map_err(AppError::internal)?;
+    let op_id = DomainOperationId::new();
+    let key = IdempotencyKey::derive(&name, kind, op_id.as_str());
+    let mut op = operation(
+        None,
+        d,
+        kind,
+        op_id.to_string(),
+        None,
+        key.to_string(),
+        params,
+    );
+    op.id = op_id;
+    op.requested_by = Some("system:sync".into());
+    submit(tx, &mut op).await?;
+    Ok(op)
 }
 
 /// Checks that the registry holds the domain in this account in a state that allows changes.

@@ -1253,3 +1253,15 @@ pub async fn other_job_queued(c: Conn<'_>, ordering_key: &str, id: &JobId) -> Re
         .bind(ordering_key).bind(id.as_str()).fetch_one(c).await)?;
     Ok(n > 0)
 }
+
+/// The certificates of a subscription that wait for its invoice to be paid.
+pub async fn awaiting_payment(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    subscription: &CertificateSubscriptionId,
+) -> Result<Vec<CertificateId>> {
+    let rows: Vec<String> = on!(c, c => sqlx::query_scalar(
+        "SELECT id FROM certificates WHERE tenant_id = $1 AND subscription_id = $2 AND status = 'awaiting_payment' ORDER BY created_at")
+        .bind(tenant.as_str()).bind(subscription.as_str()).fetch_all(c).await)?;
+    rows.iter().map(|r| super::id(r)).collect()
+}

@@ -11,7 +11,8 @@
 use chrono::{DateTime, Utc};
 use panel1_core::time::{from_millis, now_millis, to_millis};
 use panel1_core::{
-    ClientId, DomainId, DomainOperationId, JobId, PageRequest, RegistrarAccountId, TenantId,
+    ClientId, DomainId, DomainOperationId, InvoiceId, JobId, PageRequest, RegistrarAccountId,
+    TenantId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +98,8 @@ pub struct DomainOperation {
     /// The expiry Panel1 knew before the call.
     pub expiry_before: Option<DateTime<Utc>>,
     pub job_id: Option<JobId>,
+    /// The invoice that pays for the operation (register, renew, transfer, restore).
+    pub invoice_id: Option<InvoiceId>,
     /// Who asked: `user:usr_…`, `token:tok_…` or `system:…`.
     pub requested_by: Option<String>,
     pub request_id: Option<String>,
@@ -130,6 +133,7 @@ struct Row {
     uncertain: bool,
     expiry_before: Option<i64>,
     job_id: Option<String>,
+    invoice_id: Option<String>,
     requested_by: Option<String>,
     request_id: Option<String>,
     created_at: i64,
@@ -137,7 +141,7 @@ struct Row {
     finished_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, tenant_id, domain_id, client_id, operation, term, years, idempotency_key, registrar_account_id, status, params, secret_sealed, result, outcome, error, failure_kind, attempts, uncertain, expiry_before, job_id, requested_by, request_id, created_at, updated_at, finished_at";
+const COLUMNS: &str = "id, tenant_id, domain_id, client_id, operation, term, years, idempotency_key, registrar_account_id, status, params, secret_sealed, result, outcome, error, failure_kind, attempts, uncertain, expiry_before, job_id, invoice_id, requested_by, request_id, created_at, updated_at, finished_at";
 
 impl Row {
     fn into_model(self) -> Result<DomainOperation> {
@@ -168,6 +172,7 @@ impl Row {
             uncertain: self.uncertain,
             expiry_before: self.expiry_before.map(from_millis),
             job_id: super::opt_id(self.job_id.as_deref())?,
+            invoice_id: super::opt_id(self.invoice_id.as_deref())?,
             requested_by: self.requested_by,
             request_id: self.request_id,
             created_at: from_millis(self.created_at),
@@ -183,30 +188,169 @@ pub async fn insert(c: Conn<'_>, o: &DomainOperation) -> Result<()> {
     exec!(c, c => sqlx::query(
         "INSERT INTO domain_operations (id, tenant_id, domain_id, client_id, operation, term, years, idempotency_key, registrar_account_id,
            status, params, secret_sealed, result, outcome, error, failure_kind, attempts, uncertain, expiry_before, job_id,
-           requested_by, request_id, created_at, updated_at, finished_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)")
+           invoice_id, requested_by, request_id, created_at, updated_at, finished_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)")
         .bind(o.id.as_str()).bind(o.tenant_id.as_str()).bind(o.domain_id.as_str()).bind(o.client_id.as_str())
         .bind(&o.operation).bind(&o.term).bind(o.years).bind(&o.idempotency_key).bind(o.registrar_account_id.as_str())
         .bind(o.status.as_str()).bind(o.params.to_string()).bind(&o.secret_sealed)
         .bind(o.result.as_ref().map(|r| r.to_string())).bind(&o.outcome).bind(&o.error).bind(&o.failure_kind)
         .bind(o.attempts).bind(o.uncertain).bind(o.expiry_before.map(to_millis)).bind(o.job_id.as_ref().map(JobId::as_str))
+        .bind(o.invoice_id.as_ref().map(InvoiceId::as_str))
         .bind(&o.requested_by).bind(&o.request_id).bind(to_millis(o.created_at)).bind(to_millis(o.updated_at))
         .bind(o.finished_at.map(to_millis))
         .execute(c).await)?;
     Ok(())
 }
 
+/// Stores many new operations with one statement per 400, skipping those whose idempotency
+/// key already exists in their tenant (another sweep, or a request, got there first).
+/// Returns the ids of the operations actually stored.
+pub async fn insert_many(
+    mut c: Conn<'_>,
+    ops: &[DomainOperation],
+) -> Result<Vec<DomainOperationId>> {
+    const COLS: usize = 14;
+    let mut stored = Vec::with_capacity(ops.len());
+    for chunk in ops.chunks(400) {
+        let mut sql = String::from(
+            "INSERT INTO domain_operations (id, tenant_id, domain_id, client_id, operation, term, years, idempotency_key,
+               registrar_account_id, status, params, expiry_before, requested_by, created_at, updated_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let b = i * COLS;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for k in 1..=COLS {
+                sql.push_str(&format!("${}, ", b + k));
+            }
+            sql.push_str(&format!("${})", b + COLS));
+        }
+        sql.push_str(" ON CONFLICT (tenant_id, idempotency_key) DO NOTHING RETURNING id");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let ids: Vec<String> = on!(c.reborrow(), c => {
+            let mut q = sqlx::query_scalar(sql);
+            for o in chunk {
+                q = q.bind(o.id.as_str()).bind(o.tenant_id.as_str()).bind(o.domain_id.as_str()).bind(o.client_id.as_str())
+                    .bind(&o.operation).bind(&o.term).bind(o.years).bind(&o.idempotency_key)
+                    .bind(o.registrar_account_id.as_str()).bind(o.status.as_str()).bind(o.params.to_string())
+                    .bind(o.expiry_before.map(to_millis)).bind(&o.requested_by).bind(to_millis(o.created_at));
+            }
+            q.fetch_all(c).await
+        })?;
+        for id in ids {
+            stored.push(super::id(&id)?);
+        }
+    }
+    Ok(stored)
+}
+
+/// Moves an operation from `awaiting_payment` to `queued`. Returns false when it was not
+/// awaiting payment (already released, or ended): the caller must then not enqueue anything.
+/// This conditional update is what makes a payment that arrives twice release the work once.
+pub async fn release(c: Conn<'_>, tenant: &TenantId, id: &DomainOperationId) -> Result<bool> {
+    let n = exec!(c, c => sqlx::query(
+        "UPDATE domain_operations SET status = 'queued', updated_at = $3
+         WHERE tenant_id = $1 AND id = $2 AND status = 'awaiting_payment'")
+        .bind(tenant.as_str()).bind(id.as_str()).bind(now_millis())
+        .execute(c).await)?;
+    Ok(n == 1)
+}
+
+/// Records the job that carries out an operation.
+pub async fn set_job(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    id: &DomainOperationId,
+    job: &JobId,
+) -> Result<()> {
+    exec!(c, c => sqlx::query("UPDATE domain_operations SET job_id = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.as_str()).bind(id.as_str()).bind(job.as_str()).execute(c).await)?;
+    Ok(())
+}
+
+/// The operations an invoice pays for that still wait for its payment.
+pub async fn awaiting_invoice(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    invoice: &InvoiceId,
+) -> Result<Vec<DomainOperation>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM domain_operations WHERE tenant_id = $1 AND invoice_id = $2 AND status = 'awaiting_payment' ORDER BY created_at, id"
+    ));
+    let rows: Vec<Row> = on!(c, c => sqlx::query_as(sql).bind(tenant.as_str()).bind(invoice.as_str()).fetch_all(c).await)?;
+    rows.into_iter().map(Row::into_model).collect()
+}
+
+/// A domain's operations of one kind for one term (the expiry they start from), newest first.
+pub async fn for_term(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    domain: &DomainId,
+    operation: &str,
+    expiry_before: DateTime<Utc>,
+) -> Result<Vec<DomainOperation>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM domain_operations WHERE tenant_id = $1 AND domain_id = $2 AND operation = $3 AND expiry_before = $4
+         ORDER BY created_at DESC, id DESC"
+    ));
+    let rows: Vec<Row> = on!(c, c => sqlx::query_as(sql).bind(tenant.as_str()).bind(domain.as_str()).bind(operation)
+        .bind(to_millis(expiry_before)).fetch_all(c).await)?;
+    rows.into_iter().map(Row::into_model).collect()
+}
+
+/// A domain's operations that wait for payment.
+pub async fn awaiting_for_domain(
+    c: Conn<'_>,
+    tenant: &TenantId,
+    domain: &DomainId,
+) -> Result<Vec<DomainOperation>> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM domain_operations WHERE tenant_id = $1 AND domain_id = $2 AND status = 'awaiting_payment' ORDER BY created_at, id"
+    ));
+    let rows: Vec<Row> = on!(c, c => sqlx::query_as(sql).bind(tenant.as_str()).bind(domain.as_str()).fetch_all(c).await)?;
+    rows.into_iter().map(Row::into_model).collect()
+}
+
+/// Operations by id (any tenant), for jobs that carry a batch of them.
+pub async fn get_many(c: Conn<'_>, ids: &[DomainOperationId]) -> Result<Vec<DomainOperation>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list: Vec<&str> = ids.iter().map(DomainOperationId::as_str).collect();
+    let rows: Vec<Row> = match c {
+        Conn::Postgres(c) => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM domain_operations WHERE id = ANY($1) ORDER BY created_at, id"
+            ));
+            sqlx::query_as(sql).bind(&list).fetch_all(c).await?
+        }
+        Conn::Sqlite(c) => {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "SELECT {COLUMNS} FROM domain_operations WHERE id IN (SELECT value FROM json_each($1)) ORDER BY created_at, id"
+            ));
+            sqlx::query_as(sql)
+                .bind(serde_json::to_string(&list).map_err(StoreError::corrupt)?)
+                .fetch_all(c)
+                .await?
+        }
+    };
+    rows.into_iter().map(Row::into_model).collect()
+}
+
 /// Writes the changeable fields of `o`: status, result, outcome, error, failure kind, the
-/// sealed secret, `uncertain`, the job and `finished_at`; stamps `updated_at`.
+/// sealed secret, `uncertain`, the job, the invoice and `finished_at`; stamps `updated_at`.
 pub async fn save(c: Conn<'_>, o: &DomainOperation) -> Result<DomainOperation> {
     let now = now_millis();
     let n = exec!(c, c => sqlx::query(
         "UPDATE domain_operations SET status = $3, result = $4, outcome = $5, error = $6, failure_kind = $7, secret_sealed = $8,
-           uncertain = $9, job_id = $10, finished_at = $11, updated_at = $12
+           uncertain = $9, job_id = $10, finished_at = $11, updated_at = $12, invoice_id = $13
          WHERE tenant_id = $1 AND id = $2")
         .bind(o.tenant_id.as_str()).bind(o.id.as_str()).bind(o.status.as_str()).bind(o.result.as_ref().map(|r| r.to_string()))
         .bind(&o.outcome).bind(&o.error).bind(&o.failure_kind).bind(&o.secret_sealed).bind(o.uncertain)
         .bind(o.job_id.as_ref().map(JobId::as_str)).bind(o.finished_at.map(to_millis)).bind(now)
+        .bind(o.invoice_id.as_ref().map(InvoiceId::as_str))
         .execute(c).await)?;
     if n != 1 {
         return Err(StoreError::NotFound);

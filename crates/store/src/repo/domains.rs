@@ -364,3 +364,114 @@ pub async fn count_for_account(
         "SELECT COUNT(*) FROM domains WHERE tenant_id = $1 AND registrar_account_id = $2 AND state NOT IN ('cancelled', 'transferred_away')")
         .bind(tenant.as_str()).bind(account.as_str()).fetch_one(c).await)?)
 }
+
+/// Up to `limit` of an account's domains that the sync follows (not ended, not pending) and
+/// that were not read from the registrar since `cutoff`, least recently synced first.
+pub async fn to_sync(
+    c: Conn<'_>,
+    account: &RegistrarAccountId,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Domain>> {
+    let order = match c.backend() {
+        crate::Backend::Postgres => "synced_at NULLS FIRST, id",
+        crate::Backend::Sqlite => "synced_at, id",
+    };
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM domains WHERE registrar_account_id = $1 AND (synced_at IS NULL OR synced_at < $2)
+           AND state NOT IN ('cancelled', 'transferred_away', 'pending_registration', 'pending_transfer_in')
+         ORDER BY {order} LIMIT $3"
+    ));
+    let rows: Vec<Row> = on!(c, c => sqlx::query_as(sql).bind(account.as_str()).bind(to_millis(cutoff)).bind(limit).fetch_all(c).await)?;
+    rows.into_iter().map(Row::into_model).collect()
+}
+
+/// Stamps `synced_at` on domains the sync found unchanged (one statement per 500), unless
+/// they changed since they were read (`updated_at` moved).
+pub async fn mark_synced(
+    mut c: Conn<'_>,
+    seen: &[(DomainId, DateTime<Utc>)],
+    at: DateTime<Utc>,
+) -> Result<u64> {
+    let mut n = 0;
+    for chunk in seen.chunks(500) {
+        let ids: Vec<&str> = chunk.iter().map(|(id, _)| id.as_str()).collect();
+        let stamps: Vec<i64> = chunk.iter().map(|(_, u)| to_millis(*u)).collect();
+        n += match c.reborrow() {
+            Conn::Postgres(c) => sqlx::query(
+                "UPDATE domains d SET synced_at = $1 FROM UNNEST($2::text[], $3::bigint[]) AS s(id, updated_at)
+                 WHERE d.id = s.id AND d.updated_at = s.updated_at",
+            )
+            .bind(to_millis(at))
+            .bind(&ids)
+            .bind(&stamps)
+            .execute(c)
+            .await?
+            .rows_affected(),
+            Conn::Sqlite(c) => {
+                let pairs: Vec<(&str, i64)> = ids.iter().copied().zip(stamps.iter().copied()).collect();
+                sqlx::query(
+                    "UPDATE domains SET synced_at = $1
+                     FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS updated_at FROM json_each($2)) AS s
+                     WHERE domains.id = s.id AND domains.updated_at = s.updated_at",
+                )
+                .bind(to_millis(at))
+                .bind(serde_json::to_string(&pairs).map_err(StoreError::corrupt)?)
+                .execute(c)
+                .await?
+                .rows_affected()
+            }
+        };
+    }
+    Ok(n)
+}
+
+/// Stores many new domains with one statement per 200 (imports, benchmarks), skipping names
+/// the tenant already has. Returns the ids actually stored; the tenant's domain counter
+/// follows.
+pub async fn insert_many(mut c: Conn<'_>, list: &[Domain]) -> Result<Vec<DomainId>> {
+    const COLS: usize = 26;
+    let mut stored = Vec::with_capacity(list.len());
+    for chunk in list.chunks(200) {
+        let mut sql = String::from(
+            "INSERT INTO domains (id, tenant_id, client_id, name, name_unicode, tld, registrar_account_id, state, epp_statuses, rgp_statuses,
+               registry_id, registered_at, expires_at, nameservers, locked, privacy, auto_renew, registrant_contact_id, admin_contact_id,
+               tech_contact_id, billing_contact_id, suspension_reason, synced_at, search_text, created_at, updated_at) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            let b = i * COLS;
+            let params: Vec<String> = (1..=COLS).map(|k| format!("${}", b + k)).collect();
+            sql.push('(');
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT (tenant_id, name) DO NOTHING RETURNING id, tenant_id");
+        let sql = sqlx::AssertSqlSafe(sql);
+        let rows: Vec<(String, String)> = on!(c.reborrow(), c => {
+            let mut q = sqlx::query_as(sql);
+            for d in chunk {
+                q = q.bind(d.id.as_str()).bind(d.tenant_id.as_str()).bind(d.client_id.as_str()).bind(&d.name).bind(&d.name_unicode)
+                    .bind(&d.tld).bind(d.registrar_account_id.as_str()).bind(d.state.as_str()).bind(to_json(&d.epp_statuses))
+                    .bind(to_json(&d.rgp_statuses)).bind(&d.registry_id).bind(d.registered_at.map(to_millis))
+                    .bind(d.expires_at.map(to_millis)).bind(to_json(&d.nameservers)).bind(d.locked).bind(d.privacy).bind(d.auto_renew)
+                    .bind(d.contacts.registrant.as_ref().map(ContactId::as_str)).bind(d.contacts.admin.as_ref().map(ContactId::as_str))
+                    .bind(d.contacts.tech.as_ref().map(ContactId::as_str)).bind(d.contacts.billing.as_ref().map(ContactId::as_str))
+                    .bind(&d.suspension_reason).bind(d.synced_at.map(to_millis)).bind(search_text(d))
+                    .bind(to_millis(d.created_at)).bind(to_millis(d.updated_at));
+            }
+            q.fetch_all(c).await
+        })?;
+        let mut per_tenant: std::collections::BTreeMap<String, i64> = Default::default();
+        for (id, tenant) in rows {
+            *per_tenant.entry(tenant).or_default() += 1;
+            stored.push(super::id(&id)?);
+        }
+        for (tenant, n) in per_tenant {
+            super::counters::add(c.reborrow(), &super::id(&tenant)?, "domains", n).await?;
+        }
+    }
+    Ok(stored)
+}

@@ -11,6 +11,7 @@ pub mod contacts;
 pub mod counters;
 pub mod dns_providers;
 pub mod dns_zones;
+pub mod domain_automation;
 pub mod domain_operations;
 pub mod domains;
 pub mod emails;

@@ -1,6 +1,8 @@
-//! Domains: availability, registration, renewal, transfer, nameservers, contacts, lock,
-//! privacy, auth code, suspension and the operations log. Changes answer 202 with the
-//! operation and the job that carries it out; the registrar is never called for a change
+//! Domains: availability, registration, renewal, restore, transfer, nameservers, contacts,
+//! lock, privacy, auth code, suspension and the operations log; automatic renewal, the
+//! tenant's domain settings, drift found by the registrar sync, and importing a registrar
+//! account. Changes answer 202 with the operation and the job that carries it out; paid work
+//! waits for its invoice (`awaiting_payment`); the registrar is never called for a change
 //! within a request.
 
 use axum::Json;
@@ -9,12 +11,18 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use panel1_app::App;
+use panel1_app::domains::import::{self, ImportRequest, ImportStarted};
+use panel1_app::domains::renewals::{
+    self, DomainSettingsInput, DomainSettingsView, SetAutoRenew, TldSettingInput,
+};
 use panel1_app::domains::service::{
     self, Accepted, AuthCode, CheckDomains, CheckResult, ContactsInput, DomainDetail, ListFilter,
     OperationLog, RegisterDomain, RenewDomain, SetLock, SetPrivacy, Suspend, TransferDomain,
     TransferStatus, UpdateNameservers,
 };
-use panel1_core::{ClientId, DomainId};
+use panel1_app::domains::sync::{self, SyncResult, SyncSettingsInput, SyncView};
+use panel1_core::{ClientId, DomainId, RegistrarAccountId};
+use panel1_store::domain_automation::{Drift, TldSetting};
 use panel1_store::domains::Domain;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -301,5 +309,227 @@ pub async fn list_domain_operations(
     let page = page_request(q.page, q.limit)?;
     Ok(Json(
         service::operations(&app, &caller, &id, page).await?.into(),
+    ))
+}
+
+// ---------------------------------------------------------------- billing and automation
+
+/// Orders the restore of a domain in redemption (RFC 3915) at the tenant's restore price. It
+/// is invoiced, paid from the client's credit when it covers it, and carried out once paid.
+/// Asking again answers the first request's operation.
+#[utoipa::path(post, path = "/domains/{id}/restore", operation_id = "restoreDomain", tag = "domains",
+    params(("id" = String, Path, description = ID)),
+    responses((status = 202, body = Accepted), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn restore_domain(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Accepted>)> {
+    let id: DomainId = path_id("domain", &id)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(service::restore(&app, &caller, &id).await?),
+    ))
+}
+
+/// Turns automatic renewal on or off. Panel1 renews (invoice, payment, registrar call)
+/// within the renewal buffer before expiry; the registrar's own auto-renew is not used.
+#[utoipa::path(put, path = "/domains/{id}/auto-renew", operation_id = "setDomainAutoRenew", tag = "domains", request_body = SetAutoRenew,
+    params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = Domain), (status = 404, body = Problem)))]
+pub async fn set_domain_auto_renew(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    extract::Json(input): extract::Json<SetAutoRenew>,
+) -> ApiResult<Json<Domain>> {
+    let id: DomainId = path_id("domain", &id)?;
+    Ok(Json(
+        renewals::set_auto_renew(&app, &caller, &id, &input).await?,
+    ))
+}
+
+/// Reads the domain from its registrar now and records every difference as drift (what
+/// Panel1 had, what the registrar says, what was done).
+#[utoipa::path(post, path = "/domains/{id}/sync", operation_id = "syncDomain", tag = "domains",
+    params(("id" = String, Path, description = ID)),
+    responses((status = 200, body = SyncResult), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
+pub async fn sync_domain(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SyncResult>> {
+    let id: DomainId = path_id("domain", &id)?;
+    Ok(Json(sync::sync_domain(&app, &caller, &id).await?))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListDrift {
+    page: Option<u32>,
+    limit: Option<u32>,
+    /// Only this field: `expires_at`, `state`, `statuses`, `nameservers`, `locked`,
+    /// `privacy`, `sponsorship`, `existence`.
+    field: Option<String>,
+}
+
+/// The differences the sync found between Panel1 and the registrar for one domain, newest
+/// first.
+#[utoipa::path(get, path = "/domains/{id}/drift", operation_id = "listDomainDrift", tag = "domains",
+    params(("id" = String, Path, description = ID), ListDrift),
+    responses((status = 200, body = PageOf<Drift>), (status = 404, body = Problem)))]
+pub async fn list_domain_drift(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<ListDrift>,
+) -> ApiResult<Json<PageOf<Drift>>> {
+    let id: DomainId = path_id("domain", &id)?;
+    let page = page_request(q.page, q.limit)?;
+    let f = sync::DriftQuery {
+        domain_id: Some(id),
+        field: q.field,
+    };
+    Ok(Json(
+        sync::list_drift(&app, &caller, &f, page).await?.into(),
+    ))
+}
+
+/// Every difference the sync found in the tenant (a client user: its own domains'), newest
+/// first.
+#[utoipa::path(get, path = "/domain-drift", operation_id = "listDrift", tag = "domains", params(ListDrift),
+    responses((status = 200, body = PageOf<Drift>)))]
+pub async fn list_drift(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Query(q): Query<ListDrift>,
+) -> ApiResult<Json<PageOf<Drift>>> {
+    let page = page_request(q.page, q.limit)?;
+    let f = sync::DriftQuery {
+        domain_id: None,
+        field: q.field,
+    };
+    Ok(Json(
+        sync::list_drift(&app, &caller, &f, page).await?.into(),
+    ))
+}
+
+/// The tenant's domain billing and renewal settings, with the per-TLD renewal buffers (staff).
+#[utoipa::path(get, path = "/domain-settings", operation_id = "getDomainSettings", tag = "domains",
+    responses((status = 200, body = DomainSettingsView), (status = 403, body = Problem)))]
+pub async fn get_domain_settings(
+    State(app): State<App>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<DomainSettingsView>> {
+    Ok(Json(renewals::get_settings(&app, caller.staff()?).await?))
+}
+
+/// Changes the domain billing and renewal settings (administrators): invoicing currency,
+/// work on credit, renewal buffer and alert days, alert address, premium markup.
+#[utoipa::path(patch, path = "/domain-settings", operation_id = "updateDomainSettings", tag = "domains", request_body = DomainSettingsInput,
+    responses((status = 200, body = DomainSettingsView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_domain_settings(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    extract::Json(input): extract::Json<DomainSettingsInput>,
+) -> ApiResult<Json<DomainSettingsView>> {
+    Ok(Json(
+        renewals::update_settings(&app, caller.admin()?, &input).await?,
+    ))
+}
+
+/// Sets a TLD's own renewal buffer, e.g. longer for registries that delete at expiry
+/// (administrators).
+#[utoipa::path(put, path = "/domain-settings/tlds/{tld}", operation_id = "setTldRenewalSetting", tag = "domains", request_body = TldSettingInput,
+    params(("tld" = String, Path, description = "A public suffix: `com`, `co.uk`")),
+    responses((status = 200, body = TldSetting), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn set_tld_renewal_setting(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(tld): Path<String>,
+    extract::Json(input): extract::Json<TldSettingInput>,
+) -> ApiResult<Json<TldSetting>> {
+    Ok(Json(
+        renewals::set_tld_setting(&app, caller.admin()?, &tld, &input).await?,
+    ))
+}
+
+/// Removes a TLD's own renewal buffer (administrators).
+#[utoipa::path(delete, path = "/domain-settings/tlds/{tld}", operation_id = "deleteTldRenewalSetting", tag = "domains",
+    params(("tld" = String, Path, description = "A public suffix: `com`, `co.uk`")),
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_tld_renewal_setting(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(tld): Path<String>,
+) -> ApiResult<StatusCode> {
+    renewals::remove_tld_setting(&app, caller.admin()?, &tld).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The job that was started.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobStarted {
+    pub job_id: panel1_core::JobId,
+}
+
+/// Runs the renewal sweep now (administrators): due renewals invoiced, reminders sent, stuck
+/// renewals pushed again. It also runs every day by itself (`domains.renew`).
+#[utoipa::path(post, path = "/domain-renewals/run", operation_id = "runRenewalSweep", tag = "domains",
+    responses((status = 202, body = JobStarted), (status = 403, body = Problem)))]
+pub async fn run_renewal_sweep(
+    State(app): State<App>,
+    Auth(caller): Auth,
+) -> ApiResult<(StatusCode, Json<JobStarted>)> {
+    let job_id = renewals::run_sweep(&app, caller.admin()?).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobStarted { job_id })))
+}
+
+/// The sync of a registrar account: its rate limit, how many domains it follows, its last run
+/// (staff).
+#[utoipa::path(get, path = "/registrar-accounts/{id}/sync", operation_id = "getRegistrarSync", tag = "registrars",
+    params(("id" = String, Path, description = "Registrar account id (rga_…)")),
+    responses((status = 200, body = SyncView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_registrar_sync(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SyncView>> {
+    let id: RegistrarAccountId = path_id("registrar account", &id)?;
+    Ok(Json(sync::get_sync(&app, caller.staff()?, &id).await?))
+}
+
+/// Sets the sync's rate limit for a registrar account (administrators).
+#[utoipa::path(put, path = "/registrar-accounts/{id}/sync", operation_id = "updateRegistrarSync", tag = "registrars", request_body = SyncSettingsInput,
+    params(("id" = String, Path, description = "Registrar account id (rga_…)")),
+    responses((status = 200, body = SyncView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_registrar_sync(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    extract::Json(input): extract::Json<SyncSettingsInput>,
+) -> ApiResult<Json<SyncView>> {
+    let id: RegistrarAccountId = path_id("registrar account", &id)?;
+    Ok(Json(
+        sync::update_sync(&app, caller.admin()?, &id, &input).await?,
+    ))
+}
+
+/// Takes over the domains of an existing registrar account (staff): each becomes a Panel1
+/// domain with its real expiry and statuses, its client found by the registrant's e-mail or
+/// created. Nothing is charged. Runs as a job; its result counts what was imported.
+#[utoipa::path(post, path = "/registrar-accounts/{id}/import", operation_id = "importRegistrarDomains", tag = "registrars", request_body = ImportRequest,
+    params(("id" = String, Path, description = "Registrar account id (rga_…)")),
+    responses((status = 202, body = ImportStarted), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn import_registrar_domains(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    extract::Json(input): extract::Json<ImportRequest>,
+) -> ApiResult<(StatusCode, Json<ImportStarted>)> {
+    let id: RegistrarAccountId = path_id("registrar account", &id)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(import::start(&app, caller.staff()?, &id, &input).await?),
     ))
 }

@@ -75,6 +75,25 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(domains::suspend_domain))
         .routes(routes!(domains::unsuspend_domain))
         .routes(routes!(domains::list_domain_operations))
+        .routes(routes!(domains::restore_domain))
+        .routes(routes!(domains::set_domain_auto_renew))
+        .routes(routes!(domains::sync_domain))
+        .routes(routes!(domains::list_domain_drift))
+        .routes(routes!(domains::list_drift))
+        .routes(routes!(
+            domains::get_domain_settings,
+            domains::update_domain_settings
+        ))
+        .routes(routes!(
+            domains::set_tld_renewal_setting,
+            domains::delete_tld_renewal_setting
+        ))
+        .routes(routes!(domains::run_renewal_sweep))
+        .routes(routes!(
+            domains::get_registrar_sync,
+            domains::update_registrar_sync
+        ))
+        .routes(routes!(domains::import_registrar_domains))
         .routes(routes!(contacts::list_contacts, contacts::create_contact))
         .routes(routes!(
             contacts::get_contact,

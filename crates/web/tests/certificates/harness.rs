@@ -129,7 +129,8 @@ impl Env {
         })
         .unwrap();
         let keyring = Keyring::new(MasterKey::generate().unwrap(), []);
-        let app = App::new(db.db.clone(), keyring, settings, events::Handlers::new()).unwrap();
+        let handlers = events::Handlers::new().with(panel1_app::certificates::handler());
+        let app = App::new(db.db.clone(), keyring, settings, handlers).unwrap();
         let b = bootstrap::run(&app, "test").await.unwrap();
         let cancel = CancellationToken::new();
         let router = panel1_web::router(app.clone());

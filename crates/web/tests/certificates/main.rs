@@ -8,6 +8,7 @@
 //! Needs the Debian packages `pebble` and `nginx`, PostgreSQL for the `postgres` variants, and
 //! `pg_dump`.
 
+mod billing;
 mod failures;
 mod harness;
 mod install;

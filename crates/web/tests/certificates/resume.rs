@@ -32,12 +32,16 @@ async fn killed_workers_resume_from_the_stored_order(t: TestDb) {
     let mut orders = Vec::new();
     let mut keys = Vec::new();
     let mut kills = 0;
+    let mut last = String::new();
     // Kill the worker at a different point each time: any await point of the job may be the
     // last thing it did (the runner aborts it and hands the job back, like a lost process).
-    for delay_ms in [30u64, 120, 60, 250, 90, 400, 180, 700, 1500, 3000, 6000] {
+    // A kill counts when the session moved the certificate on without issuing it.
+    for delay_ms in [
+        10u64, 25, 15, 40, 20, 60, 30, 80, 45, 120, 70, 200, 100, 400, 800, 1600, 3200,
+    ] {
         let cancel = CancellationToken::new();
         let mut cfg = worker::runner_config(&env.app);
-        cfg.poll_interval = Duration::from_millis(20);
+        cfg.poll_interval = Duration::from_millis(5);
         cfg.shutdown_grace = Duration::ZERO;
         let runner = worker::runner(&env.app, cfg).start(cancel.clone());
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
@@ -50,6 +54,13 @@ async fn killed_workers_resume_from_the_stored_order(t: TestDb) {
         }
         // The stored key never changes once stored (the issued certificate must match it).
         let key = stored_key(&env, &id).await;
+        let progress = format!(
+            "{}|{}|{}|{}",
+            c["status"],
+            c["order_url"],
+            key.is_some(),
+            c["validations"]
+        );
         if let Some(k) = key
             && !keys.contains(&k)
         {
@@ -58,7 +69,10 @@ async fn killed_workers_resume_from_the_stored_order(t: TestDb) {
         if c["status"] == "issued" {
             break;
         }
-        kills += 1;
+        if progress != last {
+            kills += 1;
+            last = progress;
+        }
     }
     // Finish with a worker that is left alone.
     let _runner = env.start_workers(env.cancel.clone());

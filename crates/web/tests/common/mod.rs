@@ -50,7 +50,7 @@ impl TestApp {
         })
         .unwrap();
         let keyring = Keyring::new(MasterKey::generate().unwrap(), []);
-        let app = App::new(db.db.clone(), keyring, settings, events::Handlers::new()).unwrap();
+        let app = App::new(db.db.clone(), keyring, settings, worker::handlers()).unwrap();
         let b = bootstrap::run(&app, "test").await.unwrap();
         let cancel = CancellationToken::new();
         let (addr, _task): (SocketAddr, _) =
