@@ -59,6 +59,20 @@
     });
   });
 
+  // Parts of a form that apply to one choice of a select (a registrar's type, a validation
+  // method): only the chosen one is shown. Without JavaScript all are shown and the server
+  // uses the one that applies.
+  document.querySelectorAll("[data-when-field]").forEach(function (part) {
+    var sel = document.getElementById(part.getAttribute("data-when-field"));
+    if (!sel) return;
+    var show = function () {
+      var want = part.getAttribute("data-when-value").split(" ");
+      part.hidden = want.indexOf(sel.value) < 0;
+    };
+    sel.addEventListener("change", show);
+    show();
+  });
+
   // Move focus to the error summary of a form shown again with errors.
   var summary = document.querySelector(".error-summary");
   if (summary) summary.focus();

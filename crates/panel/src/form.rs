@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use panel1_app::AppError;
 use panel1_core::ValidationError;
 use serde::Serialize;
 
@@ -119,13 +120,46 @@ impl Errors {
 
     /// The service's field errors; nested paths (`events.2`) belong to their top field.
     pub fn from_validation(v: &ValidationError) -> Self {
+        Self::from_validation_with(v, |f| f.split('.').next().unwrap_or("").to_owned())
+    }
+
+    /// The service's field errors, each path turned into the form's field name by `field`
+    /// (`contacts.registrant` → `registrant`, `settings.api_key` → `api_key`).
+    pub fn from_validation_with(v: &ValidationError, field: impl Fn(&str) -> String) -> Self {
         let mut e = Self::new();
         for f in &v.0 {
-            let top = f.field.split('.').next().unwrap_or("");
-            e.add(top, f.message.clone());
+            e.add(&field(&f.field), f.message.clone());
         }
         e
     }
+}
+
+/// What a refused form shows again: field errors for bad input, and the message of a
+/// conflict (next to its field when it names one) or of a provider that could not answer, at
+/// the top. Anything else becomes an error page.
+pub fn refusal(e: AppError, field: impl Fn(&str) -> String) -> Result<Errors, PageError> {
+    match e {
+        AppError::Invalid(v) => Ok(Errors::from_validation_with(&v, field)),
+        AppError::Conflict { message, field: f } => {
+            let mut errors = Errors::new();
+            errors.add(&f.map(|f| field(&f)).unwrap_or_default(), message);
+            Ok(errors)
+        }
+        AppError::Unavailable(m) => Ok(Errors::form(format!(
+            "{m}. Nothing was changed; try again in a minute."
+        ))),
+        other => Err(other.into()),
+    }
+}
+
+/// The top-level field of a path (`nameservers.2` → `nameservers`).
+pub fn top(field: &str) -> String {
+    field.split('.').next().unwrap_or("").to_owned()
+}
+
+/// The last part of a path (`contacts.registrant` → `registrant`).
+pub fn leaf(field: &str) -> String {
+    field.rsplit('.').next().unwrap_or("").to_owned()
 }
 
 #[cfg(test)]

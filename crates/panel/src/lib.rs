@@ -17,7 +17,7 @@
 //! | [`nav`] | the navigation: one entry per page, shown by role |
 //! | [`form`] | posted form fields and the field errors shown next to them |
 //! | [`error`] | error pages: what went wrong and what to do |
-//! | [`pages`] | one module per area: dashboard, clients, users, tokens, jobs, audit, webhooks, client area |
+//! | [`pages`] | one module per area: dashboard, clients, users, tokens, jobs, audit, webhooks, domains, contacts, registrars, billing (invoices, credit, prices), e-mails, certificates (and CA accounts), client area |
 //!
 //! Adding a page: a handler in `pages/`, a template in `templates/` (registered in
 //! [`templates`]), a route in [`router`] and, if it belongs in the menu, an entry in [`nav`].
@@ -46,7 +46,8 @@ use axum::routing::{get, post};
 use panel1_app::App;
 
 use crate::pages::{
-    account, audit, client_area, clients, dashboard, jobs, tokens, users, webhooks,
+    account, audit, billing, certificates, client_area, clients, contacts, dashboard, domains,
+    emails, jobs, registrars, tokens, users, webhooks,
 };
 
 /// Every page of the panel, with CSRF checking and security headers. Merge it into the main
@@ -105,7 +106,228 @@ pub fn router() -> Router<App> {
             "/admin/webhooks/{id}/delete",
             get(webhooks::confirm_delete).post(webhooks::delete),
         )
+        // Domains, contacts and registrars.
+        .route("/admin/domains", get(domains::admin_list))
+        .route(
+            "/admin/domains/new",
+            get(domains::admin_register_form).post(domains::admin_register),
+        )
+        .route(
+            "/admin/domains/transfer",
+            get(domains::admin_transfer_form).post(domains::admin_transfer),
+        )
+        .route("/admin/domains/{id}", get(domains::admin_show))
+        .route("/admin/domains/{id}/progress", get(domains::admin_progress))
+        .route(
+            "/admin/domains/{id}/operations",
+            get(domains::admin_operations),
+        )
+        .route("/admin/domains/{id}/renew", post(domains::admin_renew))
+        .route("/admin/domains/{id}/lock", post(domains::admin_lock))
+        .route("/admin/domains/{id}/privacy", post(domains::admin_privacy))
+        .route(
+            "/admin/domains/{id}/auth-code",
+            post(domains::admin_auth_code),
+        )
+        .route(
+            "/admin/domains/{id}/nameservers",
+            get(domains::admin_nameservers_form).post(domains::admin_nameservers),
+        )
+        .route(
+            "/admin/domains/{id}/contacts",
+            get(domains::admin_contacts_form).post(domains::admin_contacts),
+        )
+        .route(
+            "/admin/domains/{id}/suspend",
+            get(domains::suspend_form).post(domains::suspend),
+        )
+        .route(
+            "/admin/domains/{id}/unsuspend",
+            get(domains::confirm_unsuspend).post(domains::unsuspend),
+        )
+        .route("/admin/contacts", get(contacts::admin_list))
+        .route(
+            "/admin/contacts/new",
+            get(contacts::admin_new_form).post(contacts::admin_create),
+        )
+        .route(
+            "/admin/contacts/{id}/edit",
+            get(contacts::admin_edit_form).post(contacts::admin_update),
+        )
+        .route(
+            "/admin/contacts/{id}/delete",
+            get(contacts::admin_confirm_delete).post(contacts::admin_delete),
+        )
+        .route("/admin/registrars", get(registrars::list))
+        .route(
+            "/admin/registrars/new",
+            get(registrars::new_form).post(registrars::create),
+        )
+        .route(
+            "/admin/registrars/{id}/delete",
+            get(registrars::confirm_delete).post(registrars::delete),
+        )
+        .route("/admin/registrars/tlds", post(registrars::set_tld))
+        .route(
+            "/admin/registrars/tlds/{tld}/remove",
+            get(registrars::confirm_remove_tld).post(registrars::remove_tld),
+        )
+        // Billing and e-mail.
+        .route("/admin/invoices", get(billing::admin_list))
+        .route("/admin/invoices/{id}", get(billing::admin_show))
+        .route(
+            "/admin/invoices/{id}/pay",
+            get(billing::admin_confirm_pay).post(billing::admin_pay),
+        )
+        .route(
+            "/admin/invoices/{id}/void",
+            get(billing::confirm_void).post(billing::void),
+        )
+        .route(
+            "/admin/clients/{id}/credit",
+            get(billing::admin_credit).post(billing::add_credit),
+        )
+        .route(
+            "/admin/prices",
+            get(billing::prices).post(billing::set_price),
+        )
+        .route("/admin/prices/import", post(billing::import_prices))
+        .route("/admin/emails", get(emails::list))
+        .route("/admin/emails/templates", get(emails::templates))
+        .route(
+            "/admin/emails/templates/{key}",
+            get(emails::edit_template).post(emails::save_template),
+        )
+        // Certificates and CA accounts.
+        .route("/admin/certificates", get(certificates::admin_list))
+        .route(
+            "/admin/certificates/new",
+            get(certificates::admin_issue_form).post(certificates::admin_issue),
+        )
+        .route("/admin/certificates/{id}", get(certificates::admin_show))
+        .route(
+            "/admin/certificates/{id}/progress",
+            get(certificates::admin_progress),
+        )
+        .route(
+            "/admin/certificates/{id}/download",
+            get(certificates::admin_download),
+        )
+        .route(
+            "/admin/certificates/{id}/key",
+            post(certificates::admin_download_key),
+        )
+        .route(
+            "/admin/certificates/{id}/renew",
+            post(certificates::admin_renew),
+        )
+        .route(
+            "/admin/certificates/{id}/revoke",
+            get(certificates::admin_revoke_form).post(certificates::admin_revoke),
+        )
+        .route(
+            "/admin/certificates/{id}/validations/{vid}/check",
+            post(certificates::admin_check),
+        )
+        .route(
+            "/admin/certificates/{id}/install",
+            get(certificates::install_form).post(certificates::install),
+        )
+        .route(
+            "/admin/ca-accounts",
+            get(certificates::ca_accounts).post(certificates::create_ca_account),
+        )
+        .route(
+            "/admin/ca-accounts/{id}/delete",
+            get(certificates::confirm_delete_ca).post(certificates::delete_ca),
+        )
         .route("/client", get(client_area::home))
+        .route("/client/domains", get(domains::client_list))
+        .route(
+            "/client/domains/new",
+            get(domains::client_register_form).post(domains::client_register),
+        )
+        .route(
+            "/client/domains/transfer",
+            get(domains::client_transfer_form).post(domains::client_transfer),
+        )
+        .route("/client/domains/{id}", get(domains::client_show))
+        .route(
+            "/client/domains/{id}/progress",
+            get(domains::client_progress),
+        )
+        .route(
+            "/client/domains/{id}/operations",
+            get(domains::client_operations),
+        )
+        .route("/client/domains/{id}/renew", post(domains::client_renew))
+        .route("/client/domains/{id}/lock", post(domains::client_lock))
+        .route(
+            "/client/domains/{id}/privacy",
+            post(domains::client_privacy),
+        )
+        .route(
+            "/client/domains/{id}/auth-code",
+            post(domains::client_auth_code),
+        )
+        .route(
+            "/client/domains/{id}/nameservers",
+            get(domains::client_nameservers_form).post(domains::client_nameservers),
+        )
+        .route(
+            "/client/domains/{id}/contacts",
+            get(domains::client_contacts_form).post(domains::client_contacts),
+        )
+        .route("/client/contacts", get(contacts::client_list))
+        .route(
+            "/client/contacts/new",
+            get(contacts::client_new_form).post(contacts::client_create),
+        )
+        .route(
+            "/client/contacts/{id}/edit",
+            get(contacts::client_edit_form).post(contacts::client_update),
+        )
+        .route(
+            "/client/contacts/{id}/delete",
+            get(contacts::client_confirm_delete).post(contacts::client_delete),
+        )
+        .route("/client/invoices", get(billing::client_list))
+        .route("/client/invoices/{id}", get(billing::client_show))
+        .route(
+            "/client/invoices/{id}/pay",
+            get(billing::client_confirm_pay).post(billing::client_pay),
+        )
+        .route("/client/credit", get(billing::client_credit))
+        .route("/client/certificates", get(certificates::client_list))
+        .route(
+            "/client/certificates/new",
+            get(certificates::client_issue_form).post(certificates::client_issue),
+        )
+        .route("/client/certificates/{id}", get(certificates::client_show))
+        .route(
+            "/client/certificates/{id}/progress",
+            get(certificates::client_progress),
+        )
+        .route(
+            "/client/certificates/{id}/download",
+            get(certificates::client_download),
+        )
+        .route(
+            "/client/certificates/{id}/key",
+            post(certificates::client_download_key),
+        )
+        .route(
+            "/client/certificates/{id}/renew",
+            post(certificates::client_renew),
+        )
+        .route(
+            "/client/certificates/{id}/revoke",
+            get(certificates::client_revoke_form).post(certificates::client_revoke),
+        )
+        .route(
+            "/client/certificates/{id}/validations/{vid}/check",
+            post(certificates::client_check),
+        )
         .route("/client/tokens", get(tokens::client_list))
         .route(
             "/client/tokens/new",

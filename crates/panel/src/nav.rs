@@ -1,5 +1,5 @@
-//! The menu: one entry per page, shown to the roles it is for. A new area (domains, DNS
-//! zones, certificates, invoices) adds its entry here, in the order it should appear.
+//! The menu: one entry per page, shown to the roles it is for. A new area adds its entry
+//! here, in the order it should appear.
 
 use panel1_core::Role;
 use serde::Serialize;
@@ -47,7 +47,30 @@ pub const ENTRIES: &[Entry] = &[
         href: "/admin/clients",
         audience: Audience::Staff,
     },
-    // Domains, DNS zones, certificates and invoices join here as they land.
+    Entry {
+        key: "domains",
+        label: "Domains",
+        href: "/admin/domains",
+        audience: Audience::Staff,
+    },
+    Entry {
+        key: "certificates",
+        label: "Certificates",
+        href: "/admin/certificates",
+        audience: Audience::Staff,
+    },
+    Entry {
+        key: "invoices",
+        label: "Invoices",
+        href: "/admin/invoices",
+        audience: Audience::Staff,
+    },
+    Entry {
+        key: "prices",
+        label: "TLD prices",
+        href: "/admin/prices",
+        audience: Audience::Staff,
+    },
     Entry {
         key: "jobs",
         label: "Jobs",
@@ -85,9 +108,51 @@ pub const ENTRIES: &[Entry] = &[
         audience: Audience::Admin,
     },
     Entry {
+        key: "registrars",
+        label: "Registrars",
+        href: "/admin/registrars",
+        audience: Audience::Staff,
+    },
+    Entry {
+        key: "ca_accounts",
+        label: "CA accounts",
+        href: "/admin/ca-accounts",
+        audience: Audience::Staff,
+    },
+    Entry {
+        key: "emails",
+        label: "E-mails",
+        href: "/admin/emails",
+        audience: Audience::Staff,
+    },
+    Entry {
         key: "client_home",
         label: "Overview",
         href: "/client",
+        audience: Audience::Client,
+    },
+    Entry {
+        key: "client_domains",
+        label: "Domains",
+        href: "/client/domains",
+        audience: Audience::Client,
+    },
+    Entry {
+        key: "client_certificates",
+        label: "Certificates",
+        href: "/client/certificates",
+        audience: Audience::Client,
+    },
+    Entry {
+        key: "client_invoices",
+        label: "Invoices",
+        href: "/client/invoices",
+        audience: Audience::Client,
+    },
+    Entry {
+        key: "client_credit",
+        label: "Credit",
+        href: "/client/credit",
         audience: Audience::Client,
     },
     Entry {

@@ -143,6 +143,15 @@ impl Flash {
         }
     }
 
+    /// An action that could not be done, and what to do about it.
+    pub fn error(message: impl Into<String>) -> Self {
+        Self {
+            kind: "error".into(),
+            message: message.into(),
+            secret: None,
+        }
+    }
+
     pub fn info(message: impl Into<String>) -> Self {
         Self {
             kind: "info".into(),

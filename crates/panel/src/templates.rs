@@ -45,6 +45,33 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "webhooks/form.html",
     "webhooks/detail.html",
     "client/home.html",
+    "domains/list.html",
+    "domains/register.html",
+    "domains/transfer.html",
+    "domains/detail.html",
+    "domains/_progress.html",
+    "domains/operations.html",
+    "domains/nameservers.html",
+    "domains/contacts.html",
+    "domains/suspend.html",
+    "contacts/list.html",
+    "contacts/form.html",
+    "registrars/list.html",
+    "registrars/form.html",
+    "billing/invoices.html",
+    "billing/invoice.html",
+    "billing/credit.html",
+    "billing/prices.html",
+    "emails/list.html",
+    "emails/templates.html",
+    "emails/template.html",
+    "certificates/list.html",
+    "certificates/issue.html",
+    "certificates/_progress.html",
+    "certificates/detail.html",
+    "certificates/revoke.html",
+    "certificates/install.html",
+    "certificates/ca_accounts.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -62,6 +89,8 @@ static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
         Value::from_safe_string(crate::assets::url(name))
     });
     env.add_filter("when", when);
+    env.add_filter("day", day);
+    env.add_filter("money", money);
     env.add_filter("pretty", pretty);
     env
 });
@@ -77,6 +106,28 @@ fn when(v: Value) -> String {
             .format("%Y-%m-%d %H:%M UTC")
             .to_string(),
         Err(_) => s.to_owned(),
+    }
+}
+
+/// `2026-03-01T14:05:09Z` → `2026-03-01` (UTC); empty for none.
+fn day(v: Value) -> String {
+    let Some(s) = v.as_str() else {
+        return String::new();
+    };
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.with_timezone(&chrono::Utc).format("%Y-%m-%d").to_string(),
+        Err(_) => s.to_owned(),
+    }
+}
+
+/// Minor units and a currency → `12.99 USD` (`{{ amount|money(currency) }}`).
+fn money(amount: Value, currency: Value) -> String {
+    let minor = i64::try_from(amount.clone()).ok();
+    let cur = currency.as_str().unwrap_or("");
+    match (minor, panel1_core::money::Currency::parse(cur)) {
+        (Some(m), Ok(c)) => panel1_core::money::Money::new(m, c).to_string(),
+        (Some(m), Err(_)) => format!("{m} {cur}"),
+        (None, _) => String::new(),
     }
 }
 
@@ -142,5 +193,13 @@ mod tests {
             "2026-03-01 12:05 UTC"
         );
         assert_eq!(when(Value::from(())), "");
+        assert_eq!(day(Value::from("2026-03-01T23:05:09Z")), "2026-03-01");
+    }
+
+    #[test]
+    fn money_is_shown_in_major_units() {
+        assert_eq!(money(Value::from(1299), Value::from("USD")), "12.99 USD");
+        assert_eq!(money(Value::from(500), Value::from("JPY")), "500 JPY");
+        assert_eq!(money(Value::from(()), Value::from("USD")), "");
     }
 }

@@ -22,6 +22,11 @@ db_tests!(
     forms_show_field_errors_and_keep_the_input,
     lists_are_searchable_and_paginated,
     a_page_with_work_under_way_refreshes_itself_without_javascript,
+    scripts_in_a_contact_or_domain_page_are_shown_as_text,
+    the_service_forms_refuse_posts_without_the_csrf_token,
+    a_client_reaches_only_their_own_domains_invoices_and_certificates,
+    staff_manage_prices_credit_and_registrars_without_javascript,
+    a_registration_page_refreshes_itself_without_javascript,
 );
 
 async fn staff_browser(p: &TestPanel) -> Browser {
@@ -837,4 +842,675 @@ async fn a_page_with_work_under_way_refreshes_itself_without_javascript(db: Test
     assert!(!page.body.contains("http-equiv=\"refresh\""));
     assert!(page.body.contains("Retry this job"));
     assert!(page.body.contains("HTTP 503"));
+}
+
+// ------------------------------------------------------------------------------------------
+// Domains, billing, certificates: the service pages.
+
+/// A WHOIS contact of `client` made through the service, with `first` as its first name.
+async fn contact_of(
+    p: &TestPanel,
+    client: &panel1_core::ClientId,
+    first: &str,
+    org: Option<&str>,
+) -> panel1_core::ContactId {
+    panel1_app::domains::contacts::create(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::domains::contacts::NewContact {
+            client_id: Some(client.clone()),
+            first_name: first.into(),
+            last_name: "Example".into(),
+            organization: org.map(str::to_owned),
+            email: "owner@example.com".into(),
+            phone: "+44 20 7946 0000".into(),
+            fax: None,
+            address1: "1 High Street".into(),
+            address2: None,
+            city: "London".into(),
+            state_province: None,
+            postal_code: None,
+            country: "GB".into(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+/// A domain ordered for `client` (no worker runs: it stays pending).
+async fn domain_of(
+    p: &TestPanel,
+    client: &panel1_core::ClientId,
+    registrant: &panel1_core::ContactId,
+    name: &str,
+) -> panel1_core::DomainId {
+    panel1_app::domains::service::register(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::domains::service::RegisterDomain {
+            name: name.into(),
+            client_id: Some(client.clone()),
+            years: Some(1),
+            contacts: panel1_app::domains::service::ContactsInput {
+                registrant: registrant.clone(),
+                admin: None,
+                tech: None,
+                billing: None,
+            },
+            nameservers: vec![],
+            privacy: false,
+            auto_renew: None,
+            premium_price: None,
+        },
+    )
+    .await
+    .unwrap()
+    .domain
+    .id
+}
+
+async fn invoice_of(
+    p: &TestPanel,
+    client: &panel1_core::ClientId,
+    key: &str,
+    cents: i64,
+) -> panel1_core::InvoiceId {
+    let mut tx = p.app.db.begin().await.unwrap();
+    let (id, _) = panel1_app::billing::invoice(
+        &p.app,
+        &mut tx,
+        &p.tenant,
+        client,
+        panel1_app::billing::Charge {
+            description: "Hosting, one month".into(),
+            amount: panel1_core::money::Money::new(cents, panel1_core::money::Currency::USD),
+            object_type: "service".into(),
+            object_id: key.into(),
+            operation: "renew".into(),
+            term_years: None,
+            billing_key: format!("service:{key}"),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn invoice_status(p: &TestPanel, id: &panel1_core::InvoiceId) -> String {
+    panel1_app::billing::get_invoice(&p.app, &p.operator_caller(), id)
+        .await
+        .unwrap()
+        .status
+        .as_str()
+        .to_owned()
+}
+
+async fn scripts_in_a_contact_or_domain_page_are_shown_as_text(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Escaping Client").await;
+    let evil = r#"<script>alert("pwned")</script>"#;
+    let con = contact_of(&p, &cid, evil, Some("<img src=x onerror=alert(1)>")).await;
+    let did = domain_of(&p, &cid, &con, "escaping-test.test").await;
+    let mut b = staff_browser(&p).await;
+    for path in [
+        "/admin/contacts".to_owned(),
+        format!("/admin/contacts/{con}/edit"),
+        format!("/admin/domains/{did}"),
+        format!("/admin/domains/{did}/contacts"),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert!(
+            !r.body.contains("<script>alert"),
+            "{path} has the raw script"
+        );
+        assert!(!r.body.contains("<img src=x"), "{path} has the raw tag");
+        assert!(
+            r.body.contains("&lt;script&gt;alert("),
+            "{path} shows it as text"
+        );
+    }
+    // The client sees it escaped too, in their own area.
+    p.user("esc@client.test", Role::Client, Some(&cid)).await;
+    let mut c = Browser::new(&p.url);
+    c.sign_in("", "esc@client.test", PASSWORD, None).await;
+    let r = c.get(&format!("/client/domains/{did}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("<script>alert") && r.body.contains("&lt;script&gt;"));
+}
+
+async fn the_service_forms_refuse_posts_without_the_csrf_token(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Forms Client").await;
+    let con = contact_of(&p, &cid, "Ann", None).await;
+    let did = domain_of(&p, &cid, &con, "forms-test.test").await;
+    let inv = invoice_of(&p, &cid, "forms", 500).await;
+    panel1_app::billing::add_credit(
+        &p.app,
+        p.operator_caller().staff().unwrap(),
+        &cid,
+        &panel1_app::billing::CreditInput {
+            amount: "10.00".into(),
+            currency: "USD".into(),
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut b = staff_browser(&p).await;
+    let c = cid.to_string();
+    let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "/admin/domains/new".into(),
+            vec![("name", "forged.test"), ("client_id", &c)],
+        ),
+        (
+            "/admin/domains/transfer".into(),
+            vec![("name", "forged.test"), ("auth_code", "x")],
+        ),
+        (format!("/admin/domains/{did}/renew"), vec![("years", "1")]),
+        (
+            format!("/admin/domains/{did}/lock"),
+            vec![("locked", "true")],
+        ),
+        (format!("/admin/domains/{did}/auth-code"), vec![]),
+        (
+            format!("/admin/domains/{did}/suspend"),
+            vec![("reason", "abuse")],
+        ),
+        ("/admin/contacts/new".into(), vec![("first_name", "Forged")]),
+        (format!("/admin/contacts/{con}/delete"), vec![]),
+        (
+            "/admin/prices".into(),
+            vec![("tld", "test"), ("price", "1.00")],
+        ),
+        (
+            "/admin/prices/import".into(),
+            vec![(
+                "csv",
+                "tld,operation,years,currency,price\ntest,register,1,USD,1.00",
+            )],
+        ),
+        (
+            format!("/admin/clients/{cid}/credit"),
+            vec![("amount", "99.00"), ("currency", "USD")],
+        ),
+        (format!("/admin/invoices/{inv}/pay"), vec![]),
+        (format!("/admin/invoices/{inv}/void"), vec![]),
+        (
+            "/admin/registrars/new".into(),
+            vec![("name", "forged"), ("type", "sandbox")],
+        ),
+        ("/admin/registrars/tlds".into(), vec![("tld", "org")]),
+        (
+            "/admin/certificates/new".into(),
+            vec![("names", "forged.test"), ("client_id", &c)],
+        ),
+        (
+            "/admin/ca-accounts".into(),
+            vec![("name", "forged"), ("directory", "letsencrypt")],
+        ),
+        (
+            "/admin/emails/templates/invoice".into(),
+            vec![("subject", "forged"), ("body", "x")],
+        ),
+    ];
+    for (path, fields) in &posts {
+        let r = b.post(path, fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.body);
+        let r = b
+            .post_with(path, fields, &[("sec-fetch-site", "cross-site")])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} from another site");
+    }
+    // Nothing happened.
+    assert_eq!(invoice_status(&p, &inv).await, "unpaid");
+    let credit = panel1_app::billing::credit(
+        &p.app,
+        &p.operator_caller(),
+        &cid,
+        panel1_core::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(credit.balances[0].amount, 1000, "no credit was added");
+    assert!(b.get("/admin/prices").await.body.contains("No prices yet"));
+    assert!(!b.get("/admin/contacts").await.body.contains("Forged"));
+    assert!(!b.get("/admin/domains").await.body.contains("forged.test"));
+    let d = panel1_app::domains::service::get(&p.app, &p.operator_caller(), &did)
+        .await
+        .unwrap();
+    assert_eq!(d.recent_operations.len(), 1, "only the registration");
+    assert!(
+        b.get("/admin/certificates")
+            .await
+            .body
+            .contains("No certificates yet")
+    );
+    // The client's forms too.
+    p.user("forms@client.test", Role::Client, Some(&cid)).await;
+    let mut cb = Browser::new(&p.url);
+    cb.sign_in("", "forms@client.test", PASSWORD, None).await;
+    for path in [
+        format!("/client/invoices/{inv}/pay"),
+        "/client/domains/new".to_owned(),
+        format!("/client/domains/{did}/nameservers"),
+        "/client/certificates/new".to_owned(),
+    ] {
+        let r = cb.post(&path, &[("name", "forged.test")]).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(invoice_status(&p, &inv).await, "unpaid");
+    // With the token, paying works (and only once).
+    let r = cb
+        .submit(
+            &format!("/client/invoices/{inv}"),
+            &format!("/client/invoices/{inv}/pay"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(invoice_status(&p, &inv).await, "paid");
+    let r = cb
+        .submit(
+            &format!("/client/invoices/{inv}"),
+            &format!("/client/invoices/{inv}/pay"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = cb.get(r.location()).await;
+    assert!(page.body.contains("already paid"), "{}", page.body);
+}
+
+async fn a_client_reaches_only_their_own_domains_invoices_and_certificates(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let mine = p.client("Mine Ltd").await;
+    let theirs = p.client("Theirs Secret Ltd").await;
+    let my_con = contact_of(&p, &mine, "Mine", None).await;
+    let their_con = contact_of(&p, &theirs, "Theirs", None).await;
+    let my_domain = domain_of(&p, &mine, &my_con, "mine-only.test").await;
+    let their_domain = domain_of(&p, &theirs, &their_con, "theirs-secret.test").await;
+    let their_inv = invoice_of(&p, &theirs, "theirs", 100).await;
+    let their_cert = panel1_app::certificates::service::issue(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::certificates::service::IssueInput {
+            client_id: Some(theirs.clone()),
+            names: vec!["theirs-secret.test".into()],
+            product_id: None,
+            validation_method: None,
+            dns_mode: None,
+            key_type: None,
+            ca_account_id: None,
+            profile: None,
+            auto_renew: None,
+            webroot: None,
+            pay_from_credit: None,
+        },
+    )
+    .await
+    .unwrap()
+    .certificate
+    .id;
+    panel1_app::billing::add_credit(
+        &p.app,
+        p.operator_caller().staff().unwrap(),
+        &theirs,
+        &panel1_app::billing::CreditInput {
+            amount: "10.00".into(),
+            currency: "USD".into(),
+            note: None,
+        },
+    )
+    .await
+    .unwrap();
+    p.user("me@mine.test", Role::Client, Some(&mine)).await;
+    let mut b = Browser::new(&p.url);
+    b.sign_in("", "me@mine.test", PASSWORD, None).await;
+    // Their own pages work.
+    let r = b.get(&format!("/client/domains/{my_domain}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("mine-only.test"));
+    let list = b.get("/client/domains").await;
+    assert!(list.body.contains("mine-only.test") && !list.body.contains("theirs-secret"));
+    // Another client's objects answer 404, as a missing one, and show nothing of them.
+    for path in [
+        format!("/client/domains/{their_domain}"),
+        format!("/client/domains/{their_domain}/progress"),
+        format!("/client/domains/{their_domain}/operations"),
+        format!("/client/domains/{their_domain}/nameservers"),
+        format!("/client/domains/{their_domain}/contacts"),
+        format!("/client/invoices/{their_inv}"),
+        format!("/client/invoices/{their_inv}/pay"),
+        format!("/client/certificates/{their_cert}"),
+        format!("/client/certificates/{their_cert}/download"),
+        format!("/client/contacts/{their_con}/edit"),
+        format!("/client/contacts/{their_con}/delete"),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+        assert!(
+            !r.body.contains("theirs-secret") && !r.body.contains("Theirs"),
+            "{path}"
+        );
+    }
+    // …and so do actions on them, with a valid token.
+    let token = b.get("/client/domains").await.csrf();
+    for path in [
+        format!("/client/invoices/{their_inv}/pay"),
+        format!("/client/domains/{their_domain}/renew"),
+        format!("/client/domains/{their_domain}/lock"),
+        format!("/client/domains/{their_domain}/auth-code"),
+        format!("/client/contacts/{their_con}/delete"),
+        format!("/client/certificates/{their_cert}/key"),
+        format!("/client/certificates/{their_cert}/revoke"),
+    ] {
+        let r = b
+            .post(
+                &path,
+                &[
+                    ("_csrf", token.as_str()),
+                    ("years", "1"),
+                    ("locked", "true"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+    assert_eq!(invoice_status(&p, &their_inv).await, "unpaid");
+    panel1_app::domains::contacts::get(&p.app, &p.operator_caller(), &their_con)
+        .await
+        .expect("their contact is still there");
+    // A client's registration for another client is refused as if that client did not exist.
+    let r = b
+        .submit(
+            "/client/domains/new?name=x.test",
+            "/client/domains/new",
+            &[
+                ("name", "sneaky.test"),
+                ("client_id", theirs.as_str()),
+                ("registrant", their_con.as_str()),
+                ("years", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(!b.get("/client/domains").await.body.contains("sneaky.test"));
+    // Staff pages are not theirs.
+    let r = b.get(&format!("/admin/domains/{my_domain}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+async fn staff_manage_prices_credit_and_registrars_without_javascript(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Billing Client").await;
+    let mut b = staff_browser(&p).await;
+
+    // A price from a cost with a markup, rounded up to .99.
+    let r = b
+        .submit(
+            "/admin/prices",
+            "/admin/prices",
+            &[
+                ("tld", "test"),
+                ("operation", "register"),
+                ("years", "1"),
+                ("currency", "USD"),
+                ("cost", "8.00"),
+                ("markup", "percent"),
+                ("markup_value", "20"),
+                ("ending", "99"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = b.get("/admin/prices?tld=test").await;
+    assert!(page.body.contains("9.99 USD"), "{}", page.body);
+    // A CSV with a bad line imports nothing and names the line.
+    let csv =
+        "tld,operation,years,currency,price\ncom,register,1,USD,11.00\nnet,renew,one,USD,12.00\n";
+    let r = b
+        .submit("/admin/prices", "/admin/prices/import", &[("csv", csv)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("line 3"), "{}", r.body);
+    assert!(r.body.contains("net,renew,one"), "the file is shown again");
+    assert!(
+        !b.get("/admin/prices?tld=com")
+            .await
+            .body
+            .contains("11.00 USD")
+    );
+    let csv = "tld,operation,years,currency,price,cost\ncom,register,1,USD,11.00,9.00\nnet,renew,1,USD,12.00,\n";
+    let r = b
+        .submit("/admin/prices", "/admin/prices/import", &[("csv", csv)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(
+        b.get(r.location())
+            .await
+            .body
+            .contains("2 price(s) imported")
+    );
+    assert!(
+        b.get("/admin/prices?tld=com")
+            .await
+            .body
+            .contains("11.00 USD")
+    );
+
+    // Credit: a bad amount is shown at its field; a good one lands in the ledger.
+    let path = format!("/admin/clients/{cid}/credit");
+    let r = b
+        .submit(&path, &path, &[("amount", "ten"), ("currency", "USD")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-amount-error").is_some(), "{}", r.body);
+    let r = b
+        .submit(
+            &path,
+            &path,
+            &[
+                ("amount", "25.00"),
+                ("currency", "USD"),
+                ("note", "wire 42"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = b.get(&path).await;
+    assert_eq!(
+        text_of(&page.body, "credit-balances").as_deref(),
+        Some("25.00 USD")
+    );
+    assert!(page.body.contains("wire 42"));
+    // Staff pay an invoice for the client from that credit (confirmation page first).
+    let inv = invoice_of(&p, &cid, "staffpay", 1000).await;
+    let confirm = b.get(&format!("/admin/invoices/{inv}/pay")).await;
+    assert!(confirm.body.contains("Pay from credit"), "{}", confirm.body);
+    let r = b
+        .submit(
+            &format!("/admin/invoices/{inv}/pay"),
+            &format!("/admin/invoices/{inv}/pay"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(invoice_status(&p, &inv).await, "paid");
+    let page = b.get(&path).await;
+    assert_eq!(
+        text_of(&page.body, "credit-balances").as_deref(),
+        Some("15.00 USD")
+    );
+
+    // A registrar account: the credentials are refused with a field error first, then stored
+    // and never shown again, not even when the form comes back with an error.
+    let key = "nc-api-key-very-secret-123";
+    let r = b
+        .submit(
+            "/admin/registrars/new",
+            "/admin/registrars/new",
+            &[
+                ("name", "Bad Name!"),
+                ("type", "namecheap"),
+                ("s_api_user", "ann"),
+                ("s_api_key", key),
+                ("s_client_ip", "192.0.2.1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-name-error").is_some(), "{}", r.body);
+    assert!(!r.body.contains(key), "the key is not sent back");
+    let r = b
+        .submit(
+            "/admin/registrars/new",
+            "/admin/registrars/new",
+            &[
+                ("name", "namecheap-main"),
+                ("type", "namecheap"),
+                ("s_api_user", "ann"),
+                ("s_api_key", key),
+                ("s_client_ip", "192.0.2.1"),
+                ("s_sandbox", "on"),
+                ("route_tlds", "biz"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = b.get("/admin/registrars").await;
+    assert!(page.body.contains("namecheap-main") && page.body.contains("<td>.biz</td>"));
+    assert!(page.body.contains("***"));
+    assert!(!page.body.contains(key));
+    for path in ["/admin/registrars/new", "/admin/audit"] {
+        assert!(!b.get(path).await.body.contains(key), "{path}");
+    }
+    // Routing a TLD elsewhere, then removing the route after confirming.
+    let confirm = b.get("/admin/registrars/tlds/biz/remove").await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    let r = b
+        .submit(
+            "/admin/registrars/tlds/biz/remove",
+            "/admin/registrars/tlds/biz/remove",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = b.get("/admin/registrars").await;
+    assert!(page.body.contains("no longer routed"));
+    assert!(!page.body.contains("<td>.biz</td>"), "{}", page.body);
+    // The e-mail log has the invoice e-mails.
+    let log = b.get("/admin/emails?template=invoice").await;
+    assert!(log.body.contains("owner@example.com"), "{}", log.body);
+}
+
+async fn a_registration_page_refreshes_itself_without_javascript(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("No Script Client").await;
+    let con = contact_of(&p, &cid, "Ann", None).await;
+    let mut b = staff_browser(&p).await;
+    // Availability search and the order, as plain forms.
+    let r = b.get("/admin/domains/new?q=noscript-test.test").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("noscript-test.test") && r.body.contains("available"),
+        "{}",
+        r.body
+    );
+    let form = format!("/admin/domains/new?name=noscript-test.test&client_id={cid}");
+    let page = b.get(&form).await;
+    assert!(
+        page.body.contains(con.as_str()),
+        "the client's contact is offered"
+    );
+    // Missing registrant and a bad nameserver: both shown at their fields, nothing ordered.
+    let r = b
+        .submit(
+            &form,
+            "/admin/domains/new",
+            &[
+                ("name", "noscript-test.test"),
+                ("client_id", cid.as_str()),
+                ("years", "1"),
+                ("nameservers", "ns1.example.net\nnot a host!"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text_of(&r.body, "f-nameservers-error").is_some(),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Pick the registrant"), "{}", r.body);
+    let r = b
+        .submit(
+            &form,
+            "/admin/domains/new",
+            &[
+                ("name", "noscript-test.test"),
+                ("client_id", cid.as_str()),
+                ("years", "1"),
+                ("registrant", con.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let detail = r.location().to_owned();
+    let page = b.get(&detail).await;
+    assert!(
+        page.body.contains("http-equiv=\"refresh\""),
+        "reloads itself while under way"
+    );
+    assert_eq!(
+        text_of(&page.body, "domain-state").as_deref(),
+        Some("pending_registration")
+    );
+    // Once it is done, it stops refreshing.
+    p.start_workers();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let page = b.get(&detail).await;
+        if text_of(&page.body, "domain-state").as_deref() == Some("active") {
+            assert!(!page.body.contains("http-equiv=\"refresh\""));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", page.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The auth code is shown on request, in that answer only.
+    let r = b.submit(&detail, &format!("{detail}/auth-code"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let code = text_of(&r.body, "auth-code").unwrap();
+    assert!(!code.is_empty());
+    assert!(
+        !b.get(&detail).await.body.contains(&code),
+        "not shown again"
+    );
+    // Suspension asks for a reason on its own page; the state changes at once.
+    let r = b
+        .submit(
+            &format!("{detail}/suspend"),
+            &format!("{detail}/suspend"),
+            &[("reason", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = b
+        .submit(
+            &format!("{detail}/suspend"),
+            &format!("{detail}/suspend"),
+            &[("reason", "abuse")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = b.get(&detail).await;
+    assert_eq!(
+        text_of(&page.body, "domain-state").as_deref(),
+        Some("suspended")
+    );
+    assert!(page.body.contains("abuse"));
 }

@@ -1,6 +1,7 @@
-//! The staff dashboard: what needs attention now. Each concern is a [`Card`]; a feature that
-//! has something to watch (renewals due or failing, certificates expiring, registrar drift)
-//! adds a function that returns its card to [`cards`].
+//! The staff dashboard: what needs attention now. Each concern is a [`Card`]: dead jobs,
+//! failing webhooks and schedules, renewals due or failing, certificates expiring or stuck in
+//! validation; a feature that has something to watch (registrar drift, once registrar sync
+//! runs) adds a function that returns its card to [`cards`].
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -145,6 +146,135 @@ async fn failing_schedules(app: &App, v: &StaffViewer) -> PageResult<Card> {
     })
 }
 
+/// Domains whose renewal failed (a dead renewal job, or the name past its expiry) first, then
+/// those due within 30 days.
+async fn renewals(app: &App, v: &StaffViewer) -> PageResult<Card> {
+    use panel1_app::domains::service::{self as domains, ListFilter};
+    let caller = &v.0.caller;
+    let mut items = Vec::new();
+    let mut count = 0;
+    let dead = ops::list_jobs(
+        app,
+        caller.staff()?,
+        &JobFilter {
+            status: Some(JobStatus::Dead),
+            kind: Some("domain::renew".into()),
+        },
+        PageRequest::first(5),
+    )
+    .await?;
+    count += dead.total;
+    items.extend(dead.items.into_iter().map(|j| Item {
+        label: "A renewal gave up".into(),
+        href: Some(format!("/admin/jobs/{}", j.id)),
+        detail: j.last_error.map(|e| e.chars().take(160).collect()),
+        at: j.finished_at.or(Some(j.updated_at)),
+    }));
+    for state in ["expired", "auto_renew_grace", "redemption"] {
+        let f = ListFilter {
+            status: Some(state.into()),
+            ..ListFilter::default()
+        };
+        let page = domains::list(app, caller, &f, PageRequest::first(5)).await?;
+        count += page.total;
+        items.extend(page.items.into_iter().map(|d| Item {
+            label: d.name_unicode.clone(),
+            href: Some(format!("/admin/domains/{}", d.id)),
+            detail: Some(format!(
+                "{}: renew it before it is lost",
+                state.replace('_', " ")
+            )),
+            at: d.expires_at,
+        }));
+    }
+    let f = ListFilter {
+        expiring_before: Some(Utc::now() + Duration::days(30)),
+        status: Some("active".into()),
+        ..ListFilter::default()
+    };
+    let due = domains::list(app, caller, &f, PageRequest::first(5)).await?;
+    count += due.total;
+    items.extend(due.items.into_iter().map(|d| Item {
+        label: d.name_unicode.clone(),
+        href: Some(format!("/admin/domains/{}", d.id)),
+        detail: Some(if d.auto_renew {
+            "expires within 30 days; renews automatically".into()
+        } else {
+            "expires within 30 days; auto-renew is off".into()
+        }),
+        at: d.expires_at,
+    }));
+    items.truncate(8);
+    let before = (Utc::now() + Duration::days(30)).format("%Y-%m-%d");
+    Ok(Card {
+        title: "Renewals due or failing",
+        count,
+        all_well: "No domain expires within 30 days and no renewal failed.",
+        items,
+        more: Some((
+            format!("/admin/domains?expiring_before={before}"),
+            "Domains expiring within 30 days",
+        )),
+        pending_feature: false,
+    })
+}
+
+/// Certificates whose order failed or waits for validation, then those expiring within 21
+/// days.
+async fn certificates(app: &App, v: &StaffViewer) -> PageResult<Card> {
+    use panel1_app::certificates::service as certs;
+    use panel1_store::certificates::CertificateFilter;
+    let caller = &v.0.caller;
+    let mut items = Vec::new();
+    let mut count = 0;
+    for (status, why) in [
+        ("failed", "the order failed"),
+        ("awaiting_validation", "waits for its validation records"),
+    ] {
+        let f = CertificateFilter {
+            status: Some(status.into()),
+            ..CertificateFilter::default()
+        };
+        let page = certs::list(app, caller, &f, PageRequest::first(5)).await?;
+        count += page.total;
+        items.extend(page.items.into_iter().map(|c| Item {
+            label: c.names.join(", "),
+            href: Some(format!("/admin/certificates/{}", c.id)),
+            detail: Some(match &c.status_detail {
+                Some(d) => format!("{why}: {}", d.chars().take(140).collect::<String>()),
+                None => why.to_owned(),
+            }),
+            at: Some(c.updated_at),
+        }));
+    }
+    let f = CertificateFilter {
+        status: Some("issued".into()),
+        expires_before: Some(Utc::now() + Duration::days(21)),
+        ..CertificateFilter::default()
+    };
+    let expiring = certs::list(app, caller, &f, PageRequest::first(5)).await?;
+    count += expiring.total;
+    items.extend(expiring.items.into_iter().map(|c| Item {
+        label: c.names.join(", "),
+        href: Some(format!("/admin/certificates/{}", c.id)),
+        detail: Some(if c.auto_renew {
+            "expires within 21 days; renewal is due".into()
+        } else {
+            "expires within 21 days; auto-renew is off".into()
+        }),
+        at: c.not_after,
+    }));
+    items.truncate(8);
+    Ok(Card {
+        title: "Certificates expiring or failing validation",
+        count,
+        all_well: "Every certificate is valid for more than 21 days and no order is stuck.",
+        items,
+        more: Some(("/admin/certificates".into(), "All certificates")),
+        pending_feature: false,
+    })
+}
+
 /// A slot for something the installation does not track yet.
 fn slot(title: &'static str, all_well: &'static str) -> Card {
     Card {
@@ -163,14 +293,8 @@ pub async fn cards(app: &App, v: &StaffViewer) -> PageResult<Vec<Card>> {
         dead_jobs(app, v).await?,
         failing_webhooks(app, v).await?,
         failing_schedules(app, v).await?,
-        slot(
-            "Renewals due or failing",
-            "Shown here once domains are managed in Panel1.",
-        ),
-        slot(
-            "Certificates expiring or failing validation",
-            "Shown here once certificates are managed in Panel1.",
-        ),
+        renewals(app, v).await?,
+        certificates(app, v).await?,
         slot("Registrar drift", "Shown here once registrar sync runs."),
     ])
 }

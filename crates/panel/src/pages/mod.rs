@@ -4,10 +4,16 @@
 
 pub mod account;
 pub mod audit;
+pub mod billing;
+pub mod certificates;
 pub mod client_area;
 pub mod clients;
+pub mod contacts;
 pub mod dashboard;
+pub mod domains;
+pub mod emails;
 pub mod jobs;
+pub mod registrars;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;
@@ -24,6 +30,84 @@ use crate::templates::render;
 
 /// Items per page in every list.
 pub const PER_PAGE: u32 = 25;
+
+/// Which area a page is shown in: the same page serves staff under `/admin` (every object of
+/// the tenant) and a client's users under `/client` (their own, by the services' scope).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Admin,
+    Client,
+}
+
+impl Area {
+    /// `/admin` or `/client`.
+    pub fn base(self) -> &'static str {
+        match self {
+            Area::Admin => "/admin",
+            Area::Client => "/client",
+        }
+    }
+
+    pub fn is_admin(self) -> bool {
+        self == Area::Admin
+    }
+
+    /// The menu key of a section in this area (`domains`, `client_domains`).
+    pub fn section(self, key: &str) -> String {
+        match self {
+            Area::Admin => key.to_owned(),
+            Area::Client => format!("client_{key}"),
+        }
+    }
+}
+
+/// A client to pick in a form (staff pages).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientOption {
+    pub id: String,
+    pub name: String,
+}
+
+/// The tenant's clients for a select (the first 100 by name or creation; a larger tenant
+/// finds one by its id or from the client's page).
+pub async fn client_options(
+    app: &panel1_app::App,
+    caller: &panel1_app::Caller,
+) -> PageResult<Vec<ClientOption>> {
+    let page = panel1_app::clients::list(
+        app,
+        caller,
+        &panel1_store::clients::ClientFilter::default(),
+        PageRequest::first(100),
+    )
+    .await?;
+    let mut v: Vec<ClientOption> = page
+        .items
+        .into_iter()
+        .map(|c| ClientOption {
+            id: c.id.to_string(),
+            name: match &c.details.company {
+                Some(co) if !co.is_empty() => format!("{} ({co})", c.details.name),
+                _ => c.details.name.clone(),
+            },
+        })
+        .collect();
+    v.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    Ok(v)
+}
+
+/// The trimmed value of an optional query parameter (`""` when absent).
+pub fn q(v: &Option<String>) -> String {
+    v.as_deref().unwrap_or("").trim().to_owned()
+}
+
+/// A `YYYY-MM-DD` date as the start of that day in UTC.
+pub fn parse_day(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
 
 /// The page asked for in a query; anything unusable is the first page.
 pub fn page_request(page: Option<&str>) -> PageRequest {

@@ -45,6 +45,8 @@ pub struct TestPanel {
     pub operator_email: String,
     pub operator_password: String,
     pub cancel: CancellationToken,
+    /// The sandbox registry's file and the data directory live here.
+    pub dir: tempfile::TempDir,
     _db: TestDb,
 }
 
@@ -54,10 +56,34 @@ impl TestPanel {
     }
 
     pub async fn with_env(db: TestDb, env: &[(&str, &str)]) -> TestPanel {
-        let env: Vec<(String, String)> = env
+        Self::with_listener(db, env, None).await
+    }
+
+    /// Serves on `listener` when given (a port announced to a peer before start, as Pebble's
+    /// HTTP-01 port), else on a free port. The sandbox registry and the data directory are in
+    /// a directory of the test's own.
+    pub async fn with_listener(
+        db: TestDb,
+        env: &[(&str, &str)],
+        listener: Option<tokio::net::TcpListener>,
+    ) -> TestPanel {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: Vec<(String, String)> = env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
+        for (k, v) in [
+            ("PANEL1_DATA_DIR", dir.path().display().to_string()),
+            (
+                "PANEL1_SANDBOX_REGISTRY",
+                dir.path().join("registry.sqlite3").display().to_string(),
+            ),
+            ("PANEL1_REGISTRAR_RETRY_MS", "50".to_owned()),
+        ] {
+            if !env.iter().any(|(n, _)| n == k) {
+                env.push((k.to_owned(), v));
+            }
+        }
         let settings = Settings::load(None, |k| match k {
             "PANEL1_HTTP_ADDR" => Some("127.0.0.1:0".into()),
             "PANEL1_DATABASE_URL" => Some(db.url().to_owned()),
@@ -68,10 +94,21 @@ impl TestPanel {
         let app = App::new(db.db.clone(), keyring, settings, events::Handlers::new()).unwrap();
         let b = bootstrap::run(&app, "test").await.unwrap();
         let cancel = CancellationToken::new();
-        let (addr, _task): (SocketAddr, _) =
-            panel1_web::serve(app.clone(), "127.0.0.1:0".parse().unwrap(), cancel.clone())
-                .await
-                .unwrap();
+        let listener = match listener {
+            Some(l) => l,
+            None => tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let router = panel1_web::router(app.clone());
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        });
         TestPanel {
             url: format!("http://{addr}"),
             app,
@@ -80,8 +117,18 @@ impl TestPanel {
             operator_email: b.user.email.clone(),
             operator_password: b.password.unwrap().expose().to_owned(),
             cancel,
+            dir,
             _db: db,
         }
+    }
+
+    /// Starts Panel1's job workers (every job type) and the event dispatcher, stopped with
+    /// the panel.
+    pub fn start_workers(&self) {
+        let mut cfg = panel1_app::worker::runner_config(&self.app);
+        cfg.poll_interval = Duration::from_millis(50);
+        events::start_dispatcher(self.app.clone(), self.cancel.clone());
+        panel1_app::worker::runner(&self.app, cfg).start(self.cancel.clone());
     }
 
     /// The operator as a service caller (to set up data).
@@ -681,4 +728,34 @@ pub async fn click(c: &fantoccini::Client, css: &str) {
         .click()
         .await
         .unwrap();
+}
+
+/// Signs in through the form in Chromium; enrols a second factor when asked (returns its
+/// secret), or answers the second-factor question with `secret`.
+pub async fn sign_in_browser(
+    c: &fantoccini::Client,
+    base: &str,
+    email: &str,
+    password: &str,
+    secret: Option<&SecretString>,
+) -> Option<SecretString> {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    fill(c, "#f-email", email).await;
+    fill(c, "#f-password", password).await;
+    click(c, "form.login-box button[type=submit]").await;
+    let path = wait_leave(c, "/login").await;
+    if path == "/login/enrol" {
+        let shown = text(c, "#totp-secret").await.replace(' ', "");
+        let s = SecretString::new(shown);
+        fill(c, "#f-code", &code_now(&s)).await;
+        click(c, "form.login-box button[type=submit]").await;
+        wait_path(c, "/admin").await;
+        return Some(s);
+    }
+    if path == "/login/totp" {
+        fill(c, "#f-code", &fresh_code(secret.expect("a second factor"))).await;
+        click(c, "form.login-box button[type=submit]").await;
+        wait_path(c, "/admin").await;
+    }
+    None
 }
