@@ -15,6 +15,7 @@
 //! | [`webhooks`] | tenant webhooks and their signed deliveries |
 //! | [`ops`] | jobs and schedules, as the API shows them |
 //! | [`domains`] | registrar accounts and TLD routing, WHOIS contacts, the domain service and the jobs that call registrars |
+//! | [`dns`] | DNS hosting: zones and records, zone files, provider accounts and secondaries, the DNS server's in-memory view |
 //! | [`certificates`] | TLS certificates: CA accounts, products and subscriptions, ACME issuance (HTTP-01, DNS-01), installation, renewal, health checks |
 //! | [`worker`] | the job types and schedules of a Panel1 worker |
 
@@ -26,6 +27,7 @@ pub mod caller;
 pub mod certificates;
 pub mod clients;
 pub mod config;
+pub mod dns;
 pub mod domains;
 pub mod error;
 pub mod events;
