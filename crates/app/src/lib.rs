@@ -16,6 +16,7 @@
 //! | [`ops`] | jobs and schedules, as the API shows them |
 //! | [`domains`] | registrar accounts and TLD routing, WHOIS contacts, the domain service and the jobs that call registrars; domain billing (invoices gate paid work), the renewal sweep with reminders, the registrar sync with drift, portfolio import |
 //! | [`clock`] | the time domain automation runs on (tests move it forward) |
+//! | [`dns`] | DNS hosting: zones and records, zone files, provider accounts and secondaries, the DNS server's in-memory view |
 //! | [`certificates`] | TLS certificates: CA accounts, products and subscriptions, ACME issuance (HTTP-01, DNS-01), installation, renewal, health checks |
 //! | [`worker`] | the job types and schedules of a Panel1 worker |
 
@@ -28,6 +29,7 @@ pub mod certificates;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod dns;
 pub mod domains;
 pub mod error;
 pub mod events;

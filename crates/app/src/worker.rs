@@ -33,6 +33,8 @@ pub fn runner(app: &App, config: RunnerConfig) -> Runner<App> {
         .register::<crate::certificates::InstallCertificate>()
         .register::<crate::certificates::RenewalSweep>()
         .register::<crate::certificates::HealthSweep>()
+        .register::<crate::dns::SyncZone>()
+        .register::<crate::dns::DeleteProviderZone>()
         .register::<Prune>()
 }
 

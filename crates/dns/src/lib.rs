@@ -58,6 +58,9 @@ pub mod zonefile;
 pub use notify::{NotifyOutcome, NotifyPolicy, notify};
 pub use provider::{DnsProvider, ProviderConfig, ProviderError, ProviderRegistry};
 pub use record::{DnsRecord, RecordInput, RecordRules};
-pub use serve::{Catalog, DnsServer, NotifyConfig, RunningServer, ServerConfig, ZoneSnapshot};
+pub use serve::{
+    Catalog, DnsServer, NotifyConfig, RunningServer, ServerConfig, TransferAccess, ZoneAccess,
+    ZoneSnapshot,
+};
 pub use tsig::TsigKey;
 pub use zone::{Change, ChangeOutcome, Soa, Zone, ZoneDefaults};

@@ -24,6 +24,9 @@ pub enum Command {
     Serve,
     /// Runs only job workers, the event dispatcher and the scheduler (for scale-out).
     Worker,
+    /// Runs only the built-in authoritative DNS server (UDP and TCP on PANEL1_DNS_ADDR),
+    /// answering for the hosted zones and following changes other processes commit.
+    Dns,
     /// Applies the database migrations that are not applied yet.
     Migrate,
     /// Operator commands.

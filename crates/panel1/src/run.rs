@@ -15,6 +15,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Worker => run_worker(settings).await,
+        Command::Dns => run_dns(settings).await,
         Command::Migrate => {
             let db = connect(&settings).await?;
             db.migrate().await.context("applying migrations")?;
@@ -118,12 +119,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     let (addr, http) = panel1_web::serve(app.clone(), settings.http_addr, cancel.clone()).await?;
     let background = start_background(&app, &cancel);
+    let dns = panel1_app::dns::start_server(&app, cancel.clone()).await?;
+    println!("DNS on {} (UDP and TCP)", dns.udp_addr);
     tracing::info!(%addr, database = app.db.backend().as_str(), "Panel1 is serving: API at http://{addr}/api/v1, OpenAPI at /api/v1/openapi.json");
     println!("Listening on http://{addr}");
     shutdown_signal().await;
     tracing::info!("shutting down: finishing running jobs");
     cancel.cancel();
     let _ = http.await;
+    dns.join().await;
     for t in background {
         let _ = t.await;
     }
@@ -144,6 +148,19 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     for t in background {
         let _ = t.await;
     }
+    app.db.close().await;
+    Ok(())
+}
+
+/// The DNS server alone: answers from the store's zones, refreshed as they change.
+async fn run_dns(settings: Settings) -> anyhow::Result<()> {
+    let app = open_app(&settings).await?;
+    let cancel = CancellationToken::new();
+    let dns = panel1_app::dns::start_server(&app, cancel.clone()).await?;
+    println!("DNS on {} (UDP and TCP)", dns.udp_addr);
+    shutdown_signal().await;
+    cancel.cancel();
+    dns.join().await;
     app.db.close().await;
     Ok(())
 }

@@ -47,6 +47,7 @@ use crate::problem::Problem;
         (name = "contacts", description = "Reusable WHOIS contacts of clients"),
         (name = "registrars", description = "Registrar accounts per tenant (credentials write-only), TLD routing, the sync's rate limit, importing an account's domains"),
         (name = "billing", description = "TLD prices, invoices, client credit and e-mail"),
+        (name = "dns", description = "DNS hosting: zones, records, zone files, DNS provider accounts and secondaries"),
         (name = "certificates", description = "TLS certificates: ordering (ACME, HTTP-01 and DNS-01), validation records, renewal, revocation, installation, downloads; CA accounts and products"),
     ),
 )]

@@ -258,22 +258,26 @@ pub async fn plan(
             record.clone()
         }
     };
-    let found =
-        publisher_for(tenant, &effective).or_else(|| publisher_for(tenant, base_name(identifier)));
-    match found {
-        Some((_, publisher)) => {
-            let effective = if publisher_for(tenant, &effective).is_some() {
-                effective
-            } else {
-                record.clone()
-            };
-            Ok(DnsPlan {
-                mode: publisher.mode(),
-                record_name: record,
-                effective_name: effective,
-                publisher,
-            })
+    // A registered publisher, else a zone of the tenant in Panel1 (the zone service).
+    let find = |name: String| async move {
+        match publisher_for(tenant, &name) {
+            Some((_, p)) => Some(p),
+            None => crate::dns::challenge::publisher(app, tenant, &name).await,
         }
+    };
+    let found = match find(effective.clone()).await {
+        Some(p) => Some((p, effective)),
+        None => find(base_name(identifier).to_owned())
+            .await
+            .map(|p| (p, record.clone())),
+    };
+    match found {
+        Some((publisher, effective)) => Ok(DnsPlan {
+            mode: publisher.mode(),
+            record_name: record,
+            effective_name: effective,
+            publisher,
+        }),
         None if requested == "hosted" => Err(NotHosted {
             identifier: identifier.to_owned(),
             record,

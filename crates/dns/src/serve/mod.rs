@@ -62,6 +62,49 @@ impl NotifyConfig {
     }
 }
 
+/// Transfer rights per zone, set while the server runs: addresses allowed without a key,
+/// and TSIG keys (which only open the zones that list them).
+#[derive(Debug, Clone, Default)]
+pub struct TransferAccess {
+    pub zones: HashMap<Name, ZoneAccess>,
+    /// The keys the zones name (a key may serve several zones).
+    pub keys: Vec<TsigKey>,
+}
+
+/// Who may transfer one zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZoneAccess {
+    pub allow: Vec<IpNet>,
+    /// Key names (`transfer-key.`), as in [`TsigKey::name`].
+    pub keys: Vec<Name>,
+}
+
+/// The keys the server verifies with: the configuration's and the zones'.
+#[derive(Default)]
+struct Access {
+    keys: Vec<TSigner>,
+    config_keys: std::collections::HashSet<Name>,
+    zones: HashMap<Name, ZoneAccess>,
+}
+
+impl Access {
+    fn new(config: &[TSigner], extra: TransferAccess) -> Result<Self, ServerError> {
+        let mut keys: Vec<TSigner> = config.to_vec();
+        let config_keys = config.iter().map(|k| k.signer_name().clone()).collect();
+        for k in &extra.keys {
+            let signer = k.signer()?;
+            if !keys.iter().any(|s| s.signer_name() == signer.signer_name()) {
+                keys.push(signer);
+            }
+        }
+        Ok(Self {
+            keys,
+            config_keys,
+            zones: extra.zones,
+        })
+    }
+}
+
 /// The server's settings.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -129,8 +172,11 @@ pub struct ServerStats {
 }
 
 pub(crate) struct Handler {
+    /// Transfer rights added while running ([`RunningServer::set_transfer_access`]).
+    access: arc_swap::ArcSwap<Access>,
     catalog: Catalog,
-    keys: Vec<TSigner>,
+    /// The configuration's TSIG keys.
+    config_keys: Vec<TSigner>,
     axfr_allow: Vec<IpNet>,
     stats: Arc<ServerStats>,
 }
@@ -180,8 +226,9 @@ impl DnsServer {
         let tcp_addr = tcp.local_addr()?;
         let stats = Arc::new(ServerStats::default());
         let handler = Arc::new(Handler {
+            access: arc_swap::ArcSwap::from_pointee(Access::new(&keys, TransferAccess::default())?),
             catalog: catalog.clone(),
-            keys,
+            config_keys: keys,
             axfr_allow: config.axfr_allow.clone(),
             stats: stats.clone(),
         });
@@ -214,6 +261,7 @@ impl DnsServer {
         let notify_task = tokio::spawn(notify_loop(catalog, config.notify.clone(), stop_rx));
         tracing::info!(udp = %udp_addr, tcp = %tcp_addr, workers, "DNS server listening");
         Ok(RunningServer {
+            handler: handler.clone(),
             udp_addr,
             tcp_addr,
             stop,
@@ -227,6 +275,7 @@ impl DnsServer {
 
 /// A running server: its addresses, counters and shutdown.
 pub struct RunningServer {
+    handler: Arc<Handler>,
     udp_addr: SocketAddr,
     tcp_addr: SocketAddr,
     stop: Arc<AtomicBool>,
@@ -237,6 +286,14 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    /// Replaces the transfer rights given per zone (secondaries' addresses and TSIG keys)
+    /// while the server runs; the configuration's `axfr_allow` and `tsig_keys` stay.
+    pub fn set_transfer_access(&self, access: TransferAccess) -> Result<(), ServerError> {
+        let next = Access::new(&self.handler.config_keys, access)?;
+        self.handler.access.store(Arc::new(next));
+        Ok(())
+    }
+
     pub fn udp_addr(&self) -> SocketAddr {
         self.udp_addr
     }
@@ -419,7 +476,8 @@ impl Handler {
         if msg.message_type != MessageType::Query {
             return None;
         }
-        let tsig = match verify_request(raw, &msg, &self.keys) {
+        let access = self.access.load();
+        let tsig = match verify_request(raw, &msg, &access.keys) {
             None => None,
             Some(Ok(ctx)) => Some(ctx),
             Some(Err(failure)) => {
@@ -480,7 +538,20 @@ impl Handler {
                 }
                 return finish(error_response(&msg, ResponseCode::Refused));
             }
-            let allowed = tsig.is_some() || self.axfr_allow.iter().any(|n| n.contains(&src));
+            let zone_access = access.zones.get(zone.origin());
+            let allowed = match &tsig {
+                // A key from the server's configuration may transfer every zone; a zone's own
+                // key only that zone.
+                Some(ctx) => {
+                    access.config_keys.contains(ctx.signer.signer_name())
+                        || zone_access
+                            .is_some_and(|z| z.keys.iter().any(|k| k == ctx.signer.signer_name()))
+                }
+                None => {
+                    self.axfr_allow.iter().any(|n| n.contains(&src))
+                        || zone_access.is_some_and(|z| z.allow.iter().any(|n| n.contains(&src)))
+                }
+            };
             if !allowed {
                 tracing::warn!(zone = %zone.origin(), %src, "zone transfer refused: address not allowed and no TSIG key");
                 return finish(error_response(&msg, ResponseCode::Refused));
@@ -774,8 +845,9 @@ pub fn fuzz_packet(data: &[u8]) {
             records: z.records,
         });
         Handler {
+            access: arc_swap::ArcSwap::from_pointee(Access::default()),
             catalog,
-            keys: Vec::new(),
+            config_keys: Vec::new(),
             axfr_allow: Vec::new(),
             stats: Arc::new(ServerStats::default()),
         }

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod certificates;
 pub mod clients;
 pub mod contacts;
+pub mod dns;
 pub mod domains;
 pub mod jobs;
 pub mod me;
@@ -150,4 +151,19 @@ pub fn routes() -> OpenApiRouter<App> {
         ))
         .routes(routes!(certificates::delete_certificate_product))
         .routes(routes!(certificates::list_certificate_subscriptions))
+        .routes(routes!(dns::list_zones, dns::create_zone))
+        .routes(routes!(dns::get_zone, dns::delete_zone))
+        .routes(routes!(
+            dns::list_records,
+            dns::create_record,
+            dns::change_records
+        ))
+        .routes(routes!(dns::update_record, dns::delete_record))
+        .routes(routes!(dns::import_zone))
+        .routes(routes!(dns::export_zone))
+        .routes(routes!(dns::list_provider_calls))
+        .routes(routes!(dns::list_providers, dns::create_provider))
+        .routes(routes!(dns::delete_provider))
+        .routes(routes!(dns::list_secondaries, dns::create_secondary))
+        .routes(routes!(dns::delete_secondary))
 }
