@@ -2,9 +2,10 @@
 //! through `chromium-driver`), against the real router with real job workers:
 //!
 //! - a client registers a domain on the sandbox registrar (availability with the tenant's
-//!   price, a new WHOIS contact with an inline error first) and sees it become active without
-//!   reloading the page; pays an invoice from credit; cannot open another client's domain,
-//!   invoice or certificate by editing the address;
+//!   price, a new WHOIS contact with an inline error first); the registration is invoiced and
+//!   waits for payment; credit arrives, the client pays the invoice from it on the domain's
+//!   page and sees the domain become active without reloading; cannot open another client's
+//!   domain, invoice or certificate by editing the address;
 //! - staff order a certificate from a real Pebble (HTTP-01 answered by Panel1 itself) and see
 //!   it issued without reloading, then download its chain.
 //!
@@ -114,23 +115,7 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
     let mine = p.client("Ann Example Ltd").await;
     let theirs = p.client("Theirs Secret Customer").await;
     p.user("ann@client.test", Role::Client, Some(&mine)).await;
-    // The tenant sells .test for 12.99 USD a year.
-    billing::upsert_price(
-        &p.app,
-        p.operator_caller().staff().unwrap(),
-        &billing::TldPriceInput {
-            tld: "test".into(),
-            operation: "register".into(),
-            years: Some(1),
-            currency: "USD".into(),
-            price: Some("12.99".into()),
-            cost: None,
-            markup: None,
-            ending: None,
-        },
-    )
-    .await
-    .unwrap();
+    // The tenant sells .test for 12.99 USD a year (the common setup's price list).
     let label = format!("ann{}", &panel1_core::ids::new_id_body()[22..]).to_lowercase();
     let name = format!("{label}.test");
 
@@ -206,16 +191,75 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
     );
     screenshot(&c, &format!("{backend}-22-domain-register-form")).await;
 
-    // Register: the page follows the operation; the job runs only once the page is open, so
-    // the change from pending to active is seen in place.
+    // The order form says how it is paid before it is placed.
+    assert!(
+        text(&c, "#order-billing").await.contains("0.00 USD"),
+        "no credit yet"
+    );
+
+    // Register: an invoice is made; the client has no credit, so the registration waits for
+    // payment, and the domain page says so, with the invoice.
     click(&c, "#register-form button[type=submit]").await;
     let detail = wait_path(&c, "/client/domains/dom_").await;
-    assert!(text(&c, ".flash").await.contains("Registration of"));
+    let flash = text(&c, ".flash").await;
+    assert!(
+        flash.contains("Registration of") && flash.contains("waits for payment"),
+        "{flash}"
+    );
     assert_eq!(text(&c, "#domain-state").await, "pending_registration");
+    let waiting = text(&c, "#domain-operation").await;
+    assert!(
+        waiting.contains("waits for payment") && waiting.contains("12.99 USD"),
+        "{waiting}"
+    );
+    let inv = c
+        .find(Locator::Css("#domain-invoice"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let inv = inv.rsplit('/').next().unwrap().to_owned();
+    assert!(inv.starts_with("inv_"), "{inv}");
+    assert!(text(&c, "#domain-payment").await.contains("does not cover"));
     c.execute("window.__noReload = 'still here'", vec![])
         .await
         .unwrap();
-    screenshot(&c, &format!("{backend}-23-domain-pending")).await;
+    screenshot(&c, &format!("{backend}-23-domain-awaiting-payment")).await;
+
+    // Credit arrives (staff record a transfer): the waiting region notices by itself and
+    // offers to pay from it.
+    p.add_credit(&mine, "20.00").await;
+    wait_until("the pay button", || async {
+        c.find(Locator::Css("#domain-pay")).await.is_ok()
+    })
+    .await;
+    let marker = c.execute("return window.__noReload", vec![]).await.unwrap();
+    assert_eq!(marker, "still here", "the region updated in place");
+    assert_eq!(text(&c, "#domain-credit").await, "20.00 USD");
+    click(&c, "#domain-pay").await;
+    assert!(text(&c, "dialog[open]").await.contains("12.99 USD"));
+    screenshot(&c, &format!("{backend}-24-domain-pay-dialog")).await;
+    click(&c, "dialog[open] button.danger").await;
+    wait_until("the payment", || async {
+        text(&c, ".flash").await.contains("is paid")
+    })
+    .await;
+    assert_eq!(
+        wait_path(&c, &detail).await,
+        detail,
+        "back on the domain page"
+    );
+    assert!(
+        text(&c, "#domain-operation").await.contains("is paid"),
+        "the registration is about to start"
+    );
+
+    // The workers release the paid registration; the page follows it to active in place.
+    c.execute("window.__noReload = 'still here'", vec![])
+        .await
+        .unwrap();
     p.start_workers();
     wait_until("the domain to become active", || async {
         text(&c, "#domain-state").await == "active"
@@ -228,7 +272,7 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
             .await
             .contains("Registration done")
     );
-    // A reload shows the registry's expiry, one year out.
+    // A reload shows the registry's expiry, one year out, and the paid invoice.
     c.refresh().await.unwrap();
     wait_path(&c, &detail).await;
     let expiry = text(&c, "#domain-expiry").await;
@@ -236,39 +280,20 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
         .format("%Y-")
         .to_string();
     assert!(expiry.starts_with(&next_year), "{expiry}");
-    screenshot(&c, &format!("{backend}-24-domain-active")).await;
+    screenshot(&c, &format!("{backend}-25-domain-active")).await;
 
-    // Pay an invoice from credit.
-    let did: DomainId = detail.rsplit('/').next().unwrap().parse().unwrap();
-    let inv = invoice(&p, &mine, &did, 1299).await;
-    billing::add_credit(
-        &p.app,
-        p.operator_caller().staff().unwrap(),
-        &mine,
-        &billing::CreditInput {
-            amount: "20.00".into(),
-            currency: "USD".into(),
-            note: Some("prepaid".into()),
-        },
-    )
-    .await
-    .unwrap();
+    // The invoice is paid, and the credit shows the payment.
     click(&c, "nav.main a[href='/client/invoices']").await;
     wait_path(&c, "/client/invoices").await;
     click(&c, &format!("a[href='/client/invoices/{inv}']")).await;
     wait_path(&c, &format!("/client/invoices/{inv}")).await;
-    assert!(text(&c, "#invoice-status").await.contains("unpaid"));
-    assert_eq!(text(&c, "#credit-balance").await, "20.00 USD");
-    click(&c, "a[data-confirm][href$='/pay']").await;
-    assert!(text(&c, "dialog[open]").await.contains("12.99 USD"));
-    screenshot(&c, &format!("{backend}-25-invoice-pay-dialog")).await;
-    click(&c, "dialog[open] button.danger").await;
-    wait_until("the payment", || async {
-        text(&c, ".flash").await.contains("is paid")
-    })
-    .await;
     assert!(text(&c, "#invoice-status").await.contains("paid"));
     assert_eq!(text(&c, "#credit-balance").await, "7.01 USD");
+    assert!(
+        text(&c, "main")
+            .await
+            .contains(&format!("Registration of {name}"))
+    );
     screenshot(&c, &format!("{backend}-26-invoice-paid")).await;
     click(&c, "nav.main a[href='/client/credit']").await;
     wait_path(&c, "/client/credit").await;

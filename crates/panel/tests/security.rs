@@ -27,6 +27,7 @@ db_tests!(
     a_client_reaches_only_their_own_domains_invoices_and_certificates,
     staff_manage_prices_credit_and_registrars_without_javascript,
     a_registration_page_refreshes_itself_without_javascript,
+    a_domain_waiting_for_payment_links_its_invoice_and_follows_the_payment,
 );
 
 async fn staff_browser(p: &TestPanel) -> Browser {
@@ -1076,7 +1077,11 @@ async fn the_service_forms_refuse_posts_without_the_csrf_token(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(credit.balances[0].amount, 1000, "no credit was added");
-    assert!(b.get("/admin/prices").await.body.contains("No prices yet"));
+    let prices = b.get("/admin/prices").await.body;
+    assert!(
+        prices.contains("12.99 USD") && !prices.contains("1.00 USD"),
+        "the seeded prices only: {prices}"
+    );
     assert!(!b.get("/admin/contacts").await.body.contains("Forged"));
     assert!(!b.get("/admin/domains").await.body.contains("forged.test"));
     let d = panel1_app::domains::service::get(&p.app, &p.operator_caller(), &did)
@@ -1409,6 +1414,8 @@ async fn staff_manage_prices_credit_and_registrars_without_javascript(db: TestDb
 
 async fn a_registration_page_refreshes_itself_without_javascript(db: TestDb) {
     let p = TestPanel::new(db).await;
+    // About the page, not billing: the registrar is asked before the invoice is paid.
+    p.work_on_credit().await;
     let cid = p.client("No Script Client").await;
     let con = contact_of(&p, &cid, "Ann", None).await;
     let mut b = staff_browser(&p).await;
@@ -1513,4 +1520,133 @@ async fn a_registration_page_refreshes_itself_without_javascript(db: TestDb) {
         Some("suspended")
     );
     assert!(page.body.contains("abuse"));
+}
+
+async fn a_domain_waiting_for_payment_links_its_invoice_and_follows_the_payment(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Paying Client").await;
+    let con = contact_of(&p, &cid, "Ann", None).await;
+    let did = domain_of(&p, &cid, &con, "pay-later.test").await;
+    let d = panel1_app::domains::service::get(&p.app, &p.operator_caller(), &did)
+        .await
+        .unwrap();
+    let inv = d.recent_operations[0]
+        .invoice_id
+        .clone()
+        .expect("the registration is invoiced");
+    assert_eq!(
+        invoice_status(&p, &inv).await,
+        "unpaid",
+        "no credit to pay it"
+    );
+
+    // Staff see the wait, the invoice and where to add credit; the page does not reload
+    // itself (a person has to act) but the region keeps looking, slowly.
+    let mut b = staff_browser(&p).await;
+    let page = b.get(&format!("/admin/domains/{did}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let op = text_of(&page.body, "domain-operation").unwrap();
+    assert!(op.contains("waits for payment of invoice"), "{op}");
+    assert!(op.contains("12.99 USD"), "{op}");
+    // (A slash in a value is escaped as &#x2f; by the templates: the area is.)
+    assert!(
+        page.body
+            .contains(&format!("admin/invoices/{inv}\" id=\"domain-invoice\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("/admin/clients/{cid}/credit")));
+    assert!(!page.body.contains("http-equiv=\"refresh\""));
+    assert!(page.body.contains("data-poll-every="));
+    assert!(
+        !page.body.contains("id=\"domain-pay\""),
+        "the credit does not cover it"
+    );
+
+    // The client sees the same in their area, with their own links.
+    p.user("pay@client.test", Role::Client, Some(&cid)).await;
+    let mut c = Browser::new(&p.url);
+    c.sign_in("", "pay@client.test", PASSWORD, None).await;
+    let page = c.get(&format!("/client/domains/{did}")).await;
+    assert!(
+        page.body
+            .contains(&format!("client/invoices/{inv}\" id=\"domain-invoice\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Your credit does not cover it"));
+    // Their overview lists it under what is to be paid.
+    let home = c.get("/client").await;
+    assert!(
+        home.body.contains("id=\"unpaid-invoices\"")
+            && home.body.contains("Registration of pay-later.test"),
+        "{}",
+        home.body
+    );
+    assert!(
+        !page.body.contains("/admin/"),
+        "no staff links for a client"
+    );
+
+    // Credit arrives: the region offers to pay, and paying from it comes back to the domain.
+    p.add_credit(&cid, "20.00").await;
+    let frag = c.get(&format!("/client/domains/{did}/progress")).await;
+    // (The page writes the slashes of `next` as &#x2f;, which the browser reads as `/`.)
+    let pay = format!("/client/invoices/{inv}/pay?next=/client/domains/{did}");
+    assert!(
+        frag.body.contains("id=\"domain-pay\"")
+            && frag.body.contains(&format!(
+                "{inv}/pay?next=&#x2f;client&#x2f;domains&#x2f;{did}\""
+            )),
+        "{}",
+        frag.body
+    );
+    let confirm = c.get(&pay).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm
+            .body
+            .contains(&format!("pay?next=%2Fclient%2Fdomains%2F{did}\"")),
+        "the confirmation posts to the same place: {}",
+        confirm.body
+    );
+    let r = c.submit(&pay, &pay, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("/client/domains/{did}"));
+    assert_eq!(invoice_status(&p, &inv).await, "paid");
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("is paid"), "{}", page.body);
+    assert!(
+        text_of(&page.body, "domain-operation")
+            .unwrap()
+            .contains("is paid"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("http-equiv=\"refresh\""),
+        "under way again"
+    );
+    // A `next` elsewhere is ignored: back to the invoice.
+    let r = c
+        .submit(
+            &format!("/client/invoices/{inv}"),
+            &format!("/client/invoices/{inv}/pay?next=https%3A%2F%2Fevil.test%2F"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.location(), format!("/client/invoices/{inv}"));
+
+    // The workers release the paid registration; it ends active.
+    p.start_workers();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let frag = c.get(&format!("/client/domains/{did}/progress")).await;
+        if text_of(&frag.body, "domain-state").as_deref() == Some("active") {
+            assert!(frag.body.contains("data-final=\"true\""));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", frag.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

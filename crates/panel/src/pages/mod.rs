@@ -92,7 +92,7 @@ pub async fn client_options(
             },
         })
         .collect();
-    v.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    v.sort_by_key(|c| c.name.to_lowercase());
     Ok(v)
 }
 
