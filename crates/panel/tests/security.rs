@@ -28,6 +28,9 @@ db_tests!(
     staff_manage_prices_credit_and_registrars_without_javascript,
     a_registration_page_refreshes_itself_without_javascript,
     a_domain_waiting_for_payment_links_its_invoice_and_follows_the_payment,
+    scripts_in_a_dns_record_are_shown_as_text,
+    a_client_reaches_only_their_own_zones,
+    dns_forms_show_field_errors_and_refuse_posts_without_the_token,
 );
 
 async fn staff_browser(p: &TestPanel) -> Browser {
@@ -1649,4 +1652,335 @@ async fn a_domain_waiting_for_payment_links_its_invoice_and_follows_the_payment(
         assert!(std::time::Instant::now() < deadline, "{}", frag.body);
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+// ------------------------------------------------------------------------------------------
+// DNS zones.
+
+async fn zone_of(
+    p: &TestPanel,
+    client: Option<&panel1_core::ClientId>,
+    name: &str,
+) -> panel1_core::ZoneId {
+    panel1_app::dns::service::create_zone(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::dns::service::NewZoneInput {
+            name: name.into(),
+            client_id: client.cloned(),
+            provider_id: None,
+            default_ttl: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn record_in(
+    p: &TestPanel,
+    zone: &panel1_core::ZoneId,
+    name: &str,
+    rtype: &str,
+    content: &str,
+) -> String {
+    panel1_app::dns::service::create_record(
+        &p.app,
+        &p.operator_caller(),
+        zone,
+        &panel1_app::dns::service::RecordBody {
+            name: name.into(),
+            rtype: rtype.into(),
+            ttl: None,
+            content: content.into(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn scripts_in_a_dns_record_are_shown_as_text(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Zone Client").await;
+    let zid = zone_of(&p, Some(&cid), "escape-dns.test").await;
+    let rid = record_in(
+        &p,
+        &zid,
+        "@",
+        "TXT",
+        r#""<script>alert(1)</script><img src=x onerror=alert(2)>""#,
+    )
+    .await;
+    let mut b = staff_browser(&p).await;
+    p.user("dns-esc@client.test", Role::Client, Some(&cid))
+        .await;
+    let mut c = Browser::new(&p.url);
+    c.sign_in("", "dns-esc@client.test", PASSWORD, None).await;
+    for (staff, path) in [
+        (true, format!("/admin/dns/{zid}")),
+        (true, format!("/admin/dns/{zid}/records/{rid}/edit")),
+        (true, format!("/admin/dns/{zid}/records/{rid}/delete")),
+        (false, format!("/client/dns/{zid}")),
+        (false, format!("/client/dns/{zid}/records/{rid}/edit")),
+    ] {
+        let r = if staff {
+            b.get(&path).await
+        } else {
+            c.get(&path).await
+        };
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert!(
+            !r.body.contains("<script>alert"),
+            "{path} has the raw script"
+        );
+        assert!(!r.body.contains("<img src=x"), "{path} has the raw tag");
+        assert!(
+            r.body.contains("&lt;script&gt;alert(1)"),
+            "{path} shows it as text"
+        );
+    }
+    // The zone file is served as a download of text, never as a page.
+    let r = c.get(&format!("/client/dns/{zid}/export")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/dns")
+    );
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(r.body.contains("escape-dns.test.") && r.body.contains("<script>"));
+    // A refused record shows the typed content escaped too.
+    let r = c
+        .submit(
+            &format!("/client/dns/{zid}"),
+            &format!("/client/dns/{zid}/records"),
+            &[
+                ("name", "www"),
+                ("rtype", "A"),
+                ("content", "<script>alert(3)</script>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.body.contains("<script>alert(3)"));
+    assert!(text_of(&r.body, "f-content-error").is_some(), "{}", r.body);
+}
+
+async fn a_client_reaches_only_their_own_zones(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let mine = p.client("Mine Zones Ltd").await;
+    let theirs = p.client("Theirs Zones Ltd").await;
+    let my_zone = zone_of(&p, Some(&mine), "mine-zone.test").await;
+    let their_zone = zone_of(&p, Some(&theirs), "theirs-secret-zone.test").await;
+    let their_rec = record_in(&p, &their_zone, "www", "A", "192.0.2.77").await;
+    let company_zone = zone_of(&p, None, "company-secret-zone.test").await;
+    p.user("me@zones.test", Role::Client, Some(&mine)).await;
+    let mut b = Browser::new(&p.url);
+    b.sign_in("", "me@zones.test", PASSWORD, None).await;
+    let list = b.get("/client/dns").await;
+    assert!(list.body.contains("mine-zone.test"));
+    assert!(!list.body.contains("theirs-secret") && !list.body.contains("company-secret"));
+    assert_eq!(b.get(&format!("/client/dns/{my_zone}")).await.status, 200);
+    for zone in [&their_zone, &company_zone] {
+        for path in [
+            format!("/client/dns/{zone}"),
+            format!("/client/dns/{zone}/records/{their_rec}/edit"),
+            format!("/client/dns/{zone}/records/{their_rec}/delete"),
+            format!("/client/dns/{zone}/import"),
+            format!("/client/dns/{zone}/export"),
+            format!("/client/dns/{zone}/delete"),
+        ] {
+            let r = b.get(&path).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+            assert!(!r.body.contains("secret-zone"), "{path}");
+            assert!(!r.body.contains("192.0.2.77"), "{path}");
+        }
+    }
+    // …and so do changes, with a valid token.
+    let token = b.get("/client/dns").await.csrf();
+    for path in [
+        format!("/client/dns/{their_zone}/records"),
+        format!("/client/dns/{their_zone}/records/{their_rec}/edit"),
+        format!("/client/dns/{their_zone}/records/{their_rec}/delete"),
+        format!("/client/dns/{their_zone}/import"),
+        format!("/client/dns/{their_zone}/delete"),
+    ] {
+        let r = b
+            .post(
+                &path,
+                &[
+                    ("_csrf", token.as_str()),
+                    ("name", "www"),
+                    ("rtype", "A"),
+                    ("content", "198.51.100.1"),
+                    ("zonefile", "www IN A 198.51.100.1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+    let recs = panel1_app::dns::service::list_records(
+        &p.app,
+        &p.operator_caller(),
+        &their_zone,
+        None,
+        None,
+        panel1_core::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert!(
+        recs.items.iter().any(|r| r.content == "192.0.2.77")
+            && !recs.items.iter().any(|r| r.content == "198.51.100.1"),
+        "their zone is unchanged: {:?}",
+        recs.items
+    );
+    // A zone made in the client area is the client's own, whatever client id is posted.
+    let r = b
+        .post(
+            "/client/dns",
+            &[
+                ("_csrf", token.as_str()),
+                ("name", "sneaky-zone.test"),
+                ("client_id", theirs.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let z = panel1_app::dns::service::list_zones(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::dns::service::ZoneListFilter {
+            search: Some("sneaky".into()),
+            client_id: None,
+        },
+        panel1_core::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(z.items[0].client_id.as_ref(), Some(&mine));
+    // Staff pages are not theirs.
+    assert_eq!(
+        b.get(&format!("/admin/dns/{my_zone}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn dns_forms_show_field_errors_and_refuse_posts_without_the_token(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let zid = zone_of(&p, None, "forms-zone.test").await;
+    let rid = record_in(&p, &zid, "www", "A", "192.0.2.1").await;
+    let mut b = staff_browser(&p).await;
+    // Without the token nothing is posted.
+    for path in [
+        "/admin/dns".to_owned(),
+        format!("/admin/dns/{zid}/records"),
+        format!("/admin/dns/{zid}/records/{rid}/edit"),
+        format!("/admin/dns/{zid}/records/{rid}/delete"),
+        format!("/admin/dns/{zid}/import"),
+        format!("/admin/dns/{zid}/delete"),
+    ] {
+        let r = b
+            .post(
+                &path,
+                &[
+                    ("name", "forged-zone.test"),
+                    ("rtype", "A"),
+                    ("content", "192.0.2.9"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let page = b.get(&format!("/admin/dns/{zid}")).await;
+    assert!(page.body.contains("192.0.2.1") && !page.body.contains("192.0.2.9"));
+    assert!(!b.get("/admin/dns").await.body.contains("forged-zone"));
+    // A bad zone name, TTL and record: each error at its field, the input kept.
+    let r = b
+        .submit(
+            "/admin/dns",
+            "/admin/dns",
+            &[("name", "not a zone!"), ("default_ttl", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-name-error").is_some(), "{}", r.body);
+    let path = format!("/admin/dns/{zid}");
+    let r = b
+        .submit(
+            &path,
+            &format!("{path}/records"),
+            &[
+                ("name", "mail"),
+                ("rtype", "MX"),
+                ("ttl", "soon"),
+                ("content", "mail.example.net."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-ttl-error").is_some(), "{}", r.body);
+    let r = b
+        .submit(
+            &path,
+            &format!("{path}/records"),
+            &[
+                ("name", "mail"),
+                ("rtype", "MX"),
+                ("ttl", "300"),
+                ("content", "mail.example.net."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-content-error").is_some(), "{}", r.body);
+    assert!(
+        r.body.contains("MX content is"),
+        "it says what an MX needs: {}",
+        r.body
+    );
+    assert!(
+        r.body.contains("value=\"mail.example.net.\""),
+        "the input is kept"
+    );
+    // An edit that would break the zone is refused at its field; the record stays.
+    let r = b
+        .submit(
+            &format!("{path}/records/{rid}/edit"),
+            &format!("{path}/records/{rid}/edit"),
+            &[("name", "www"), ("rtype", "AAAA"), ("content", "192.0.2.1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-content-error").is_some(), "{}", r.body);
+    // A good edit is saved.
+    let r = b
+        .submit(
+            &format!("{path}/records/{rid}/edit"),
+            &format!("{path}/records/{rid}/edit"),
+            &[
+                ("name", "www"),
+                ("rtype", "A"),
+                ("ttl", "3600"),
+                ("content", "192.0.2.2"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(b.get(&path).await.body.contains("192.0.2.2"));
+    // Deleting the zone asks first, then it is gone.
+    let confirm = b.get(&format!("{path}/delete")).await;
+    assert!(confirm.body.contains("Delete the zone forms-zone.test"));
+    let r = b
+        .submit(&format!("{path}/delete"), &format!("{path}/delete"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get(&path).await.status, StatusCode::NOT_FOUND);
 }

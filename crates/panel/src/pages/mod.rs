@@ -10,6 +10,7 @@ pub mod client_area;
 pub mod clients;
 pub mod contacts;
 pub mod dashboard;
+pub mod dns;
 pub mod domains;
 pub mod emails;
 pub mod jobs;
