@@ -3,10 +3,12 @@
   "use strict";
 
   // Progress regions: an element with data-poll (a URL) and data-final="false" is replaced
-  // by a fresh copy from that URL every 1.5 s until the copy says data-final="true".
+  // by a fresh copy from that URL every 1.5 s (or every data-poll-every ms) until the copy
+  // says data-final="true".
   function poll(el) {
     var url = el.getAttribute("data-poll");
     if (!url || el.getAttribute("data-final") === "true") return;
+    var every = parseInt(el.getAttribute("data-poll-every"), 10) || 1500;
     setTimeout(function () {
       fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Panel-Fragment": "1" } })
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
@@ -19,7 +21,7 @@
           poll(fresh);
         })
         .catch(function () { setTimeout(function () { poll(el); }, 3000); });
-    }, 1500);
+    }, every);
   }
   document.querySelectorAll("[data-poll]").forEach(poll);
 

@@ -17,7 +17,7 @@
 //! | [`nav`] | the navigation: one entry per page, shown by role |
 //! | [`form`] | posted form fields and the field errors shown next to them |
 //! | [`error`] | error pages: what went wrong and what to do |
-//! | [`pages`] | one module per area: dashboard, clients, users, tokens, jobs, audit, webhooks, domains, contacts, registrars, billing (invoices, credit, prices), e-mails, certificates (and CA accounts), client area |
+//! | [`pages`] | one module per area: dashboard, clients, users, tokens, jobs, audit, webhooks, domains, contacts, registrars, billing (invoices, credit, prices), e-mails, certificates (and CA accounts), DNS zones, client area |
 //!
 //! Adding a page: a handler in `pages/`, a template in `templates/` (registered in
 //! [`templates`]), a route in [`router`] and, if it belongs in the menu, an entry in [`nav`].
@@ -46,7 +46,7 @@ use axum::routing::{get, post};
 use panel1_app::App;
 
 use crate::pages::{
-    account, audit, billing, certificates, client_area, clients, contacts, dashboard, domains,
+    account, audit, billing, certificates, client_area, clients, contacts, dashboard, dns, domains,
     emails, jobs, registrars, tokens, users, webhooks,
 };
 
@@ -240,6 +240,53 @@ pub fn router() -> Router<App> {
         .route(
             "/admin/ca-accounts/{id}/delete",
             get(certificates::confirm_delete_ca).post(certificates::delete_ca),
+        )
+        // DNS zones.
+        .route(
+            "/admin/dns",
+            get(dns::admin_list).post(dns::admin_create_zone),
+        )
+        .route("/admin/dns/{id}", get(dns::admin_zone))
+        .route("/admin/dns/{id}/records", post(dns::admin_add_record))
+        .route(
+            "/admin/dns/{id}/records/{rid}/edit",
+            get(dns::admin_edit_form).post(dns::admin_update),
+        )
+        .route(
+            "/admin/dns/{id}/records/{rid}/delete",
+            get(dns::admin_confirm_delete_record).post(dns::admin_delete_record),
+        )
+        .route(
+            "/admin/dns/{id}/import",
+            get(dns::admin_import_form).post(dns::admin_import),
+        )
+        .route("/admin/dns/{id}/export", get(dns::admin_export))
+        .route(
+            "/admin/dns/{id}/delete",
+            get(dns::admin_confirm_delete_zone).post(dns::admin_delete_zone),
+        )
+        .route(
+            "/client/dns",
+            get(dns::client_list).post(dns::client_create_zone),
+        )
+        .route("/client/dns/{id}", get(dns::client_zone))
+        .route("/client/dns/{id}/records", post(dns::client_add_record))
+        .route(
+            "/client/dns/{id}/records/{rid}/edit",
+            get(dns::client_edit_form).post(dns::client_update),
+        )
+        .route(
+            "/client/dns/{id}/records/{rid}/delete",
+            get(dns::client_confirm_delete_record).post(dns::client_delete_record),
+        )
+        .route(
+            "/client/dns/{id}/import",
+            get(dns::client_import_form).post(dns::client_import),
+        )
+        .route("/client/dns/{id}/export", get(dns::client_export))
+        .route(
+            "/client/dns/{id}/delete",
+            get(dns::client_confirm_delete_zone).post(dns::client_delete_zone),
         )
         .route("/client", get(client_area::home))
         .route("/client/domains", get(domains::client_list))

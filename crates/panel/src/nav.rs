@@ -54,6 +54,12 @@ pub const ENTRIES: &[Entry] = &[
         audience: Audience::Staff,
     },
     Entry {
+        key: "dns",
+        label: "DNS",
+        href: "/admin/dns",
+        audience: Audience::Staff,
+    },
+    Entry {
         key: "certificates",
         label: "Certificates",
         href: "/admin/certificates",
@@ -135,6 +141,12 @@ pub const ENTRIES: &[Entry] = &[
         key: "client_domains",
         label: "Domains",
         href: "/client/domains",
+        audience: Audience::Client,
+    },
+    Entry {
+        key: "client_dns",
+        label: "DNS",
+        href: "/client/dns",
         audience: Audience::Client,
     },
     Entry {

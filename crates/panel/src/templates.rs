@@ -72,6 +72,11 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "certificates/revoke.html",
     "certificates/install.html",
     "certificates/ca_accounts.html",
+    "dns/list.html",
+    "dns/zone.html",
+    "dns/_record_fields.html",
+    "dns/record.html",
+    "dns/import.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

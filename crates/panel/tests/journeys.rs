@@ -2,9 +2,13 @@
 //! through `chromium-driver`), against the real router with real job workers:
 //!
 //! - a client registers a domain on the sandbox registrar (availability with the tenant's
-//!   price, a new WHOIS contact with an inline error first) and sees it become active without
-//!   reloading the page; pays an invoice from credit; cannot open another client's domain,
-//!   invoice or certificate by editing the address;
+//!   price, a new WHOIS contact with an inline error first); the registration is invoiced and
+//!   waits for payment; credit arrives, the client pays the invoice from it on the domain's
+//!   page and sees the domain become active without reloading; cannot open another client's
+//!   domain, invoice or certificate by editing the address;
+//! - a client adds a DNS zone, adds a record (a wrong address refused at its field first),
+//!   edits and deletes it, and imports a zone file (a wrong line named, nothing changed), each
+//!   change answered by Panel1's own DNS server (`dig`);
 //! - staff order a certificate from a real Pebble (HTTP-01 answered by Panel1 itself) and see
 //!   it issued without reloading, then download its chain.
 //!
@@ -114,23 +118,7 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
     let mine = p.client("Ann Example Ltd").await;
     let theirs = p.client("Theirs Secret Customer").await;
     p.user("ann@client.test", Role::Client, Some(&mine)).await;
-    // The tenant sells .test for 12.99 USD a year.
-    billing::upsert_price(
-        &p.app,
-        p.operator_caller().staff().unwrap(),
-        &billing::TldPriceInput {
-            tld: "test".into(),
-            operation: "register".into(),
-            years: Some(1),
-            currency: "USD".into(),
-            price: Some("12.99".into()),
-            cost: None,
-            markup: None,
-            ending: None,
-        },
-    )
-    .await
-    .unwrap();
+    // The tenant sells .test for 12.99 USD a year (the common setup's price list).
     let label = format!("ann{}", &panel1_core::ids::new_id_body()[22..]).to_lowercase();
     let name = format!("{label}.test");
 
@@ -206,16 +194,75 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
     );
     screenshot(&c, &format!("{backend}-22-domain-register-form")).await;
 
-    // Register: the page follows the operation; the job runs only once the page is open, so
-    // the change from pending to active is seen in place.
+    // The order form says how it is paid before it is placed.
+    assert!(
+        text(&c, "#order-billing").await.contains("0.00 USD"),
+        "no credit yet"
+    );
+
+    // Register: an invoice is made; the client has no credit, so the registration waits for
+    // payment, and the domain page says so, with the invoice.
     click(&c, "#register-form button[type=submit]").await;
     let detail = wait_path(&c, "/client/domains/dom_").await;
-    assert!(text(&c, ".flash").await.contains("Registration of"));
+    let flash = text(&c, ".flash").await;
+    assert!(
+        flash.contains("Registration of") && flash.contains("waits for payment"),
+        "{flash}"
+    );
     assert_eq!(text(&c, "#domain-state").await, "pending_registration");
+    let waiting = text(&c, "#domain-operation").await;
+    assert!(
+        waiting.contains("waits for payment") && waiting.contains("12.99 USD"),
+        "{waiting}"
+    );
+    let inv = c
+        .find(Locator::Css("#domain-invoice"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let inv = inv.rsplit('/').next().unwrap().to_owned();
+    assert!(inv.starts_with("inv_"), "{inv}");
+    assert!(text(&c, "#domain-payment").await.contains("does not cover"));
     c.execute("window.__noReload = 'still here'", vec![])
         .await
         .unwrap();
-    screenshot(&c, &format!("{backend}-23-domain-pending")).await;
+    screenshot(&c, &format!("{backend}-23-domain-awaiting-payment")).await;
+
+    // Credit arrives (staff record a transfer): the waiting region notices by itself and
+    // offers to pay from it.
+    p.add_credit(&mine, "20.00").await;
+    wait_until("the pay button", || async {
+        c.find(Locator::Css("#domain-pay")).await.is_ok()
+    })
+    .await;
+    let marker = c.execute("return window.__noReload", vec![]).await.unwrap();
+    assert_eq!(marker, "still here", "the region updated in place");
+    assert_eq!(text(&c, "#domain-credit").await, "20.00 USD");
+    click(&c, "#domain-pay").await;
+    assert!(text(&c, "dialog[open]").await.contains("12.99 USD"));
+    screenshot(&c, &format!("{backend}-24-domain-pay-dialog")).await;
+    click(&c, "dialog[open] button.danger").await;
+    wait_until("the payment", || async {
+        text(&c, ".flash").await.contains("is paid")
+    })
+    .await;
+    assert_eq!(
+        wait_path(&c, &detail).await,
+        detail,
+        "back on the domain page"
+    );
+    assert!(
+        text(&c, "#domain-operation").await.contains("is paid"),
+        "the registration is about to start"
+    );
+
+    // The workers release the paid registration; the page follows it to active in place.
+    c.execute("window.__noReload = 'still here'", vec![])
+        .await
+        .unwrap();
     p.start_workers();
     wait_until("the domain to become active", || async {
         text(&c, "#domain-state").await == "active"
@@ -228,7 +275,7 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
             .await
             .contains("Registration done")
     );
-    // A reload shows the registry's expiry, one year out.
+    // A reload shows the registry's expiry, one year out, and the paid invoice.
     c.refresh().await.unwrap();
     wait_path(&c, &detail).await;
     let expiry = text(&c, "#domain-expiry").await;
@@ -236,39 +283,20 @@ async fn client_registers_pays_and_sees_only_their_own(db: TestDb) {
         .format("%Y-")
         .to_string();
     assert!(expiry.starts_with(&next_year), "{expiry}");
-    screenshot(&c, &format!("{backend}-24-domain-active")).await;
+    screenshot(&c, &format!("{backend}-25-domain-active")).await;
 
-    // Pay an invoice from credit.
-    let did: DomainId = detail.rsplit('/').next().unwrap().parse().unwrap();
-    let inv = invoice(&p, &mine, &did, 1299).await;
-    billing::add_credit(
-        &p.app,
-        p.operator_caller().staff().unwrap(),
-        &mine,
-        &billing::CreditInput {
-            amount: "20.00".into(),
-            currency: "USD".into(),
-            note: Some("prepaid".into()),
-        },
-    )
-    .await
-    .unwrap();
+    // The invoice is paid, and the credit shows the payment.
     click(&c, "nav.main a[href='/client/invoices']").await;
     wait_path(&c, "/client/invoices").await;
     click(&c, &format!("a[href='/client/invoices/{inv}']")).await;
     wait_path(&c, &format!("/client/invoices/{inv}")).await;
-    assert!(text(&c, "#invoice-status").await.contains("unpaid"));
-    assert_eq!(text(&c, "#credit-balance").await, "20.00 USD");
-    click(&c, "a[data-confirm][href$='/pay']").await;
-    assert!(text(&c, "dialog[open]").await.contains("12.99 USD"));
-    screenshot(&c, &format!("{backend}-25-invoice-pay-dialog")).await;
-    click(&c, "dialog[open] button.danger").await;
-    wait_until("the payment", || async {
-        text(&c, ".flash").await.contains("is paid")
-    })
-    .await;
     assert!(text(&c, "#invoice-status").await.contains("paid"));
     assert_eq!(text(&c, "#credit-balance").await, "7.01 USD");
+    assert!(
+        text(&c, "main")
+            .await
+            .contains(&format!("Registration of {name}"))
+    );
     screenshot(&c, &format!("{backend}-26-invoice-paid")).await;
     click(&c, "nav.main a[href='/client/credit']").await;
     wait_path(&c, "/client/credit").await;
@@ -480,6 +508,168 @@ async fn staff_issue_a_certificate_from_pebble(db: TestDb) {
     drop(pebble);
 }
 
+/// What Panel1's DNS server answers for `name`/`rtype` (`dig +short`, one line per record).
+fn dig_short(server: std::net::SocketAddr, name: &str, rtype: &str) -> Vec<String> {
+    let out = std::process::Command::new("dig")
+        .arg(format!("@{}", server.ip()))
+        .args(["-p", &server.port().to_string()])
+        .args(["+short", "+time=2", "+tries=1", name, rtype])
+        .output()
+        .expect("dig is installed (Debian package bind9-dnsutils)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Waits (up to 15 s) until the DNS server's answer for `name`/`rtype` is `want`.
+async fn wait_answer(server: std::net::SocketAddr, name: &str, rtype: &str, want: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = dig_short(server, name, rtype);
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} {rtype}: the DNS server answers {got:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn client_edits_their_zone_and_the_dns_server_answers(db: TestDb) {
+    let backend = db.backend().as_str();
+    let p = TestPanel::new(db).await;
+    let dns = panel1_app::dns::view::start_server_on(
+        &p.app,
+        "127.0.0.1:0".parse().unwrap(),
+        p.cancel.clone(),
+    )
+    .await
+    .unwrap()
+    .udp_addr;
+    let mine = p.client("Zone Owner Ltd").await;
+    p.user("zoe@client.test", Role::Client, Some(&mine)).await;
+    let zone = format!(
+        "zoe{}.test",
+        &panel1_core::ids::new_id_body()[22..].to_lowercase()
+    );
+    let www = format!("www.{zone}");
+
+    let driver = Driver::start().await;
+    let c = driver.browser().await;
+    sign_in_browser(&c, &p.url, "zoe@client.test", PASSWORD, None).await;
+    wait_path(&c, "/client").await;
+    click(&c, "nav.main a[href='/client/dns']").await;
+    wait_path(&c, "/client/dns").await;
+    assert!(text(&c, "main").await.contains("No zones yet"));
+    fill(&c, "#f-name", &zone).await;
+    click(&c, "#zone-form button[type=submit]").await;
+    let zpath = wait_path(&c, "/client/dns/zon_").await;
+    assert!(text(&c, ".flash").await.contains("answers for it now"));
+    // The zone is served at once, with the SOA Panel1 made.
+    wait_until("the zone's SOA", || async {
+        !dig_short(dns, &zone, "SOA").is_empty()
+    })
+    .await;
+
+    // A bad address first: the error is at the content field, and nothing is served.
+    fill(&c, "#f-name", "www").await;
+    c.find(Locator::Css("#f-rtype"))
+        .await
+        .unwrap()
+        .select_by_value("A")
+        .await
+        .unwrap();
+    fill(&c, "#f-content", "192.0.2.300").await;
+    click(&c, "#record-form button[type=submit]").await;
+    let err = text(&c, "#f-content-error").await;
+    assert!(!err.is_empty(), "the content field says what is wrong");
+    assert!(
+        text(&c, ".error-summary").await.contains("Content"),
+        "the summary names the field"
+    );
+    screenshot(&c, &format!("{backend}-40-dns-record-error")).await;
+    assert!(dig_short(dns, &www, "A").is_empty());
+
+    // The right address: answered by the DNS server.
+    fill(&c, "#f-content", "192.0.2.10").await;
+    click(&c, "#record-form button[type=submit]").await;
+    wait_until("the record saved", || async {
+        text(&c, ".flash").await.contains("Added")
+    })
+    .await;
+    assert!(text(&c, "#records").await.contains("192.0.2.10"));
+    wait_answer(dns, &www, "A", &["192.0.2.10"]).await;
+    screenshot(&c, &format!("{backend}-41-dns-zone")).await;
+
+    // Edit it (its row: the zone's NS records are listed too): the new address is answered
+    // instead.
+    let row =
+        |content: &str| format!("//table[@id='records']//tr[td[4][contains(., '{content}')]]");
+    c.find(Locator::XPath(&format!(
+        "{}//a[contains(@href, '/edit')]",
+        row("192.0.2.10")
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wait_path(&c, &format!("{zpath}/records/")).await;
+    fill(&c, "#f-content", "192.0.2.11").await;
+    click(&c, "#record-form button[type=submit]").await;
+    wait_until("the record saved", || async {
+        text(&c, ".flash").await.contains("Saved")
+    })
+    .await;
+    wait_answer(dns, &www, "A", &["192.0.2.11"]).await;
+
+    // Delete it, confirmed in a dialog: no longer answered.
+    c.find(Locator::XPath(&format!(
+        "{}//a[contains(@class, 'record-delete')]",
+        row("192.0.2.11")
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    assert!(text(&c, "dialog[open]").await.contains("192.0.2.11"));
+    screenshot(&c, &format!("{backend}-42-dns-delete-dialog")).await;
+    click(&c, "dialog[open] button.danger").await;
+    wait_until("the record deleted", || async {
+        text(&c, ".flash").await.contains("Deleted")
+    })
+    .await;
+    wait_answer(dns, &www, "A", &[]).await;
+    assert!(!text(&c, "#records").await.contains("192.0.2.11"));
+
+    // Import a zone file with a wrong line: the line is named and nothing changes.
+    click(&c, &format!("a[href='{zpath}/import']")).await;
+    wait_path(&c, &format!("{zpath}/import")).await;
+    let file = format!("$ORIGIN {zone}.\n$TTL 300\nmail IN A 192.0.2.25\nbad IN A 999.1.1.1\n");
+    fill(&c, "#f-zonefile", &file).await;
+    click(&c, "form.stacked button[type=submit]").await;
+    let report = text(&c, "#import-errors").await;
+    assert!(report.contains("Line 4"), "{report}");
+    screenshot(&c, &format!("{backend}-43-dns-import-error")).await;
+    assert!(dig_short(dns, &format!("mail.{zone}"), "A").is_empty());
+    fill(
+        &c,
+        "#f-zonefile",
+        &format!("$ORIGIN {zone}.\n$TTL 300\nmail IN A 192.0.2.25\n"),
+    )
+    .await;
+    click(&c, "form.stacked button[type=submit]").await;
+    wait_path(&c, &zpath).await;
+    assert!(text(&c, ".flash").await.contains("Imported"));
+    wait_answer(dns, &format!("mail.{zone}"), "A", &["192.0.2.25"]).await;
+    c.close().await.unwrap();
+}
+
 mod sqlite {
     use super::*;
 
@@ -491,6 +681,11 @@ mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn staff_issue_a_certificate_from_pebble() {
         super::staff_issue_a_certificate_from_pebble(TestDb::sqlite().await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_edits_their_zone_and_the_dns_server_answers() {
+        super::client_edits_their_zone_and_the_dns_server_answers(TestDb::sqlite().await).await
     }
 }
 
@@ -505,5 +700,10 @@ mod postgres {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn staff_issue_a_certificate_from_pebble() {
         super::staff_issue_a_certificate_from_pebble(TestDb::postgres().await).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn client_edits_their_zone_and_the_dns_server_answers() {
+        super::client_edits_their_zone_and_the_dns_server_answers(TestDb::postgres().await).await
     }
 }

@@ -27,6 +27,10 @@ db_tests!(
     a_client_reaches_only_their_own_domains_invoices_and_certificates,
     staff_manage_prices_credit_and_registrars_without_javascript,
     a_registration_page_refreshes_itself_without_javascript,
+    a_domain_waiting_for_payment_links_its_invoice_and_follows_the_payment,
+    scripts_in_a_dns_record_are_shown_as_text,
+    a_client_reaches_only_their_own_zones,
+    dns_forms_show_field_errors_and_refuse_posts_without_the_token,
 );
 
 async fn staff_browser(p: &TestPanel) -> Browser {
@@ -1076,7 +1080,11 @@ async fn the_service_forms_refuse_posts_without_the_csrf_token(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(credit.balances[0].amount, 1000, "no credit was added");
-    assert!(b.get("/admin/prices").await.body.contains("No prices yet"));
+    let prices = b.get("/admin/prices").await.body;
+    assert!(
+        prices.contains("12.99 USD") && !prices.contains("1.00 USD"),
+        "the seeded prices only: {prices}"
+    );
     assert!(!b.get("/admin/contacts").await.body.contains("Forged"));
     assert!(!b.get("/admin/domains").await.body.contains("forged.test"));
     let d = panel1_app::domains::service::get(&p.app, &p.operator_caller(), &did)
@@ -1409,6 +1417,8 @@ async fn staff_manage_prices_credit_and_registrars_without_javascript(db: TestDb
 
 async fn a_registration_page_refreshes_itself_without_javascript(db: TestDb) {
     let p = TestPanel::new(db).await;
+    // About the page, not billing: the registrar is asked before the invoice is paid.
+    p.work_on_credit().await;
     let cid = p.client("No Script Client").await;
     let con = contact_of(&p, &cid, "Ann", None).await;
     let mut b = staff_browser(&p).await;
@@ -1513,4 +1523,464 @@ async fn a_registration_page_refreshes_itself_without_javascript(db: TestDb) {
         Some("suspended")
     );
     assert!(page.body.contains("abuse"));
+}
+
+async fn a_domain_waiting_for_payment_links_its_invoice_and_follows_the_payment(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Paying Client").await;
+    let con = contact_of(&p, &cid, "Ann", None).await;
+    let did = domain_of(&p, &cid, &con, "pay-later.test").await;
+    let d = panel1_app::domains::service::get(&p.app, &p.operator_caller(), &did)
+        .await
+        .unwrap();
+    let inv = d.recent_operations[0]
+        .invoice_id
+        .clone()
+        .expect("the registration is invoiced");
+    assert_eq!(
+        invoice_status(&p, &inv).await,
+        "unpaid",
+        "no credit to pay it"
+    );
+
+    // Staff see the wait, the invoice and where to add credit; the page does not reload
+    // itself (a person has to act) but the region keeps looking, slowly.
+    let mut b = staff_browser(&p).await;
+    let page = b.get(&format!("/admin/domains/{did}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let op = text_of(&page.body, "domain-operation").unwrap();
+    assert!(op.contains("waits for payment of invoice"), "{op}");
+    assert!(op.contains("12.99 USD"), "{op}");
+    // (A slash in a value is escaped as &#x2f; by the templates: the area is.)
+    assert!(
+        page.body
+            .contains(&format!("admin/invoices/{inv}\" id=\"domain-invoice\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains(&format!("/admin/clients/{cid}/credit")));
+    assert!(!page.body.contains("http-equiv=\"refresh\""));
+    assert!(page.body.contains("data-poll-every="));
+    assert!(
+        !page.body.contains("id=\"domain-pay\""),
+        "the credit does not cover it"
+    );
+
+    // The client sees the same in their area, with their own links.
+    p.user("pay@client.test", Role::Client, Some(&cid)).await;
+    let mut c = Browser::new(&p.url);
+    c.sign_in("", "pay@client.test", PASSWORD, None).await;
+    let page = c.get(&format!("/client/domains/{did}")).await;
+    assert!(
+        page.body
+            .contains(&format!("client/invoices/{inv}\" id=\"domain-invoice\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Your credit does not cover it"));
+    // Their overview lists it under what is to be paid.
+    let home = c.get("/client").await;
+    assert!(
+        home.body.contains("id=\"unpaid-invoices\"")
+            && home.body.contains("Registration of pay-later.test"),
+        "{}",
+        home.body
+    );
+    assert!(
+        !page.body.contains("/admin/"),
+        "no staff links for a client"
+    );
+
+    // Credit arrives: the region offers to pay, and paying from it comes back to the domain.
+    p.add_credit(&cid, "20.00").await;
+    let frag = c.get(&format!("/client/domains/{did}/progress")).await;
+    // (The page writes the slashes of `next` as &#x2f;, which the browser reads as `/`.)
+    let pay = format!("/client/invoices/{inv}/pay?next=/client/domains/{did}");
+    assert!(
+        frag.body.contains("id=\"domain-pay\"")
+            && frag.body.contains(&format!(
+                "{inv}/pay?next=&#x2f;client&#x2f;domains&#x2f;{did}\""
+            )),
+        "{}",
+        frag.body
+    );
+    let confirm = c.get(&pay).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm
+            .body
+            .contains(&format!("pay?next=%2Fclient%2Fdomains%2F{did}\"")),
+        "the confirmation posts to the same place: {}",
+        confirm.body
+    );
+    let r = c.submit(&pay, &pay, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), format!("/client/domains/{did}"));
+    assert_eq!(invoice_status(&p, &inv).await, "paid");
+    let page = c.get(r.location()).await;
+    assert!(page.body.contains("is paid"), "{}", page.body);
+    assert!(
+        text_of(&page.body, "domain-operation")
+            .unwrap()
+            .contains("is paid"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("http-equiv=\"refresh\""),
+        "under way again"
+    );
+    // A `next` elsewhere is ignored: back to the invoice.
+    let r = c
+        .submit(
+            &format!("/client/invoices/{inv}"),
+            &format!("/client/invoices/{inv}/pay?next=https%3A%2F%2Fevil.test%2F"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.location(), format!("/client/invoices/{inv}"));
+
+    // The workers release the paid registration; it ends active.
+    p.start_workers();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let frag = c.get(&format!("/client/domains/{did}/progress")).await;
+        if text_of(&frag.body, "domain-state").as_deref() == Some("active") {
+            assert!(frag.body.contains("data-final=\"true\""));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", frag.body);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// DNS zones.
+
+async fn zone_of(
+    p: &TestPanel,
+    client: Option<&panel1_core::ClientId>,
+    name: &str,
+) -> panel1_core::ZoneId {
+    panel1_app::dns::service::create_zone(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::dns::service::NewZoneInput {
+            name: name.into(),
+            client_id: client.cloned(),
+            provider_id: None,
+            default_ttl: None,
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn record_in(
+    p: &TestPanel,
+    zone: &panel1_core::ZoneId,
+    name: &str,
+    rtype: &str,
+    content: &str,
+) -> String {
+    panel1_app::dns::service::create_record(
+        &p.app,
+        &p.operator_caller(),
+        zone,
+        &panel1_app::dns::service::RecordBody {
+            name: name.into(),
+            rtype: rtype.into(),
+            ttl: None,
+            content: content.into(),
+        },
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn scripts_in_a_dns_record_are_shown_as_text(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let cid = p.client("Zone Client").await;
+    let zid = zone_of(&p, Some(&cid), "escape-dns.test").await;
+    let rid = record_in(
+        &p,
+        &zid,
+        "@",
+        "TXT",
+        r#""<script>alert(1)</script><img src=x onerror=alert(2)>""#,
+    )
+    .await;
+    let mut b = staff_browser(&p).await;
+    p.user("dns-esc@client.test", Role::Client, Some(&cid))
+        .await;
+    let mut c = Browser::new(&p.url);
+    c.sign_in("", "dns-esc@client.test", PASSWORD, None).await;
+    for (staff, path) in [
+        (true, format!("/admin/dns/{zid}")),
+        (true, format!("/admin/dns/{zid}/records/{rid}/edit")),
+        (true, format!("/admin/dns/{zid}/records/{rid}/delete")),
+        (false, format!("/client/dns/{zid}")),
+        (false, format!("/client/dns/{zid}/records/{rid}/edit")),
+    ] {
+        let r = if staff {
+            b.get(&path).await
+        } else {
+            c.get(&path).await
+        };
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert!(
+            !r.body.contains("<script>alert"),
+            "{path} has the raw script"
+        );
+        assert!(!r.body.contains("<img src=x"), "{path} has the raw tag");
+        assert!(
+            r.body.contains("&lt;script&gt;alert(1)"),
+            "{path} shows it as text"
+        );
+    }
+    // The zone file is served as a download of text, never as a page.
+    let r = c.get(&format!("/client/dns/{zid}/export")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/dns")
+    );
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert!(r.body.contains("escape-dns.test.") && r.body.contains("<script>"));
+    // A refused record shows the typed content escaped too.
+    let r = c
+        .submit(
+            &format!("/client/dns/{zid}"),
+            &format!("/client/dns/{zid}/records"),
+            &[
+                ("name", "www"),
+                ("rtype", "A"),
+                ("content", "<script>alert(3)</script>"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!r.body.contains("<script>alert(3)"));
+    assert!(text_of(&r.body, "f-content-error").is_some(), "{}", r.body);
+}
+
+async fn a_client_reaches_only_their_own_zones(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let mine = p.client("Mine Zones Ltd").await;
+    let theirs = p.client("Theirs Zones Ltd").await;
+    let my_zone = zone_of(&p, Some(&mine), "mine-zone.test").await;
+    let their_zone = zone_of(&p, Some(&theirs), "theirs-secret-zone.test").await;
+    let their_rec = record_in(&p, &their_zone, "www", "A", "192.0.2.77").await;
+    let company_zone = zone_of(&p, None, "company-secret-zone.test").await;
+    p.user("me@zones.test", Role::Client, Some(&mine)).await;
+    let mut b = Browser::new(&p.url);
+    b.sign_in("", "me@zones.test", PASSWORD, None).await;
+    let list = b.get("/client/dns").await;
+    assert!(list.body.contains("mine-zone.test"));
+    assert!(!list.body.contains("theirs-secret") && !list.body.contains("company-secret"));
+    assert_eq!(b.get(&format!("/client/dns/{my_zone}")).await.status, 200);
+    for zone in [&their_zone, &company_zone] {
+        for path in [
+            format!("/client/dns/{zone}"),
+            format!("/client/dns/{zone}/records/{their_rec}/edit"),
+            format!("/client/dns/{zone}/records/{their_rec}/delete"),
+            format!("/client/dns/{zone}/import"),
+            format!("/client/dns/{zone}/export"),
+            format!("/client/dns/{zone}/delete"),
+        ] {
+            let r = b.get(&path).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+            assert!(!r.body.contains("secret-zone"), "{path}");
+            assert!(!r.body.contains("192.0.2.77"), "{path}");
+        }
+    }
+    // …and so do changes, with a valid token.
+    let token = b.get("/client/dns").await.csrf();
+    for path in [
+        format!("/client/dns/{their_zone}/records"),
+        format!("/client/dns/{their_zone}/records/{their_rec}/edit"),
+        format!("/client/dns/{their_zone}/records/{their_rec}/delete"),
+        format!("/client/dns/{their_zone}/import"),
+        format!("/client/dns/{their_zone}/delete"),
+    ] {
+        let r = b
+            .post(
+                &path,
+                &[
+                    ("_csrf", token.as_str()),
+                    ("name", "www"),
+                    ("rtype", "A"),
+                    ("content", "198.51.100.1"),
+                    ("zonefile", "www IN A 198.51.100.1"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+    }
+    let recs = panel1_app::dns::service::list_records(
+        &p.app,
+        &p.operator_caller(),
+        &their_zone,
+        None,
+        None,
+        panel1_core::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert!(
+        recs.items.iter().any(|r| r.content == "192.0.2.77")
+            && !recs.items.iter().any(|r| r.content == "198.51.100.1"),
+        "their zone is unchanged: {:?}",
+        recs.items
+    );
+    // A zone made in the client area is the client's own, whatever client id is posted.
+    let r = b
+        .post(
+            "/client/dns",
+            &[
+                ("_csrf", token.as_str()),
+                ("name", "sneaky-zone.test"),
+                ("client_id", theirs.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let z = panel1_app::dns::service::list_zones(
+        &p.app,
+        &p.operator_caller(),
+        &panel1_app::dns::service::ZoneListFilter {
+            search: Some("sneaky".into()),
+            client_id: None,
+        },
+        panel1_core::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(z.items[0].client_id.as_ref(), Some(&mine));
+    // Staff pages are not theirs.
+    assert_eq!(
+        b.get(&format!("/admin/dns/{my_zone}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+async fn dns_forms_show_field_errors_and_refuse_posts_without_the_token(db: TestDb) {
+    let p = TestPanel::new(db).await;
+    let zid = zone_of(&p, None, "forms-zone.test").await;
+    let rid = record_in(&p, &zid, "www", "A", "192.0.2.1").await;
+    let mut b = staff_browser(&p).await;
+    // Without the token nothing is posted.
+    for path in [
+        "/admin/dns".to_owned(),
+        format!("/admin/dns/{zid}/records"),
+        format!("/admin/dns/{zid}/records/{rid}/edit"),
+        format!("/admin/dns/{zid}/records/{rid}/delete"),
+        format!("/admin/dns/{zid}/import"),
+        format!("/admin/dns/{zid}/delete"),
+    ] {
+        let r = b
+            .post(
+                &path,
+                &[
+                    ("name", "forged-zone.test"),
+                    ("rtype", "A"),
+                    ("content", "192.0.2.9"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let page = b.get(&format!("/admin/dns/{zid}")).await;
+    assert!(page.body.contains("192.0.2.1") && !page.body.contains("192.0.2.9"));
+    assert!(!b.get("/admin/dns").await.body.contains("forged-zone"));
+    // A bad zone name, TTL and record: each error at its field, the input kept.
+    let r = b
+        .submit(
+            "/admin/dns",
+            "/admin/dns",
+            &[("name", "not a zone!"), ("default_ttl", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-name-error").is_some(), "{}", r.body);
+    let path = format!("/admin/dns/{zid}");
+    let r = b
+        .submit(
+            &path,
+            &format!("{path}/records"),
+            &[
+                ("name", "mail"),
+                ("rtype", "MX"),
+                ("ttl", "soon"),
+                ("content", "mail.example.net."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-ttl-error").is_some(), "{}", r.body);
+    let r = b
+        .submit(
+            &path,
+            &format!("{path}/records"),
+            &[
+                ("name", "mail"),
+                ("rtype", "MX"),
+                ("ttl", "300"),
+                ("content", "mail.example.net."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-content-error").is_some(), "{}", r.body);
+    assert!(
+        r.body.contains("MX content is"),
+        "it says what an MX needs: {}",
+        r.body
+    );
+    assert!(
+        r.body.contains("value=\"mail.example.net.\""),
+        "the input is kept"
+    );
+    // An edit that would break the zone is refused at its field; the record stays.
+    let r = b
+        .submit(
+            &format!("{path}/records/{rid}/edit"),
+            &format!("{path}/records/{rid}/edit"),
+            &[("name", "www"), ("rtype", "AAAA"), ("content", "192.0.2.1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text_of(&r.body, "f-content-error").is_some(), "{}", r.body);
+    // A good edit is saved.
+    let r = b
+        .submit(
+            &format!("{path}/records/{rid}/edit"),
+            &format!("{path}/records/{rid}/edit"),
+            &[
+                ("name", "www"),
+                ("rtype", "A"),
+                ("ttl", "3600"),
+                ("content", "192.0.2.2"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(b.get(&path).await.body.contains("192.0.2.2"));
+    // Deleting the zone asks first, then it is gone.
+    let confirm = b.get(&format!("{path}/delete")).await;
+    assert!(confirm.body.contains("Delete the zone forms-zone.test"));
+    let r = b
+        .submit(&format!("{path}/delete"), &format!("{path}/delete"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(b.get(&path).await.status, StatusCode::NOT_FOUND);
 }

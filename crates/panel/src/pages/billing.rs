@@ -194,9 +194,38 @@ pub async fn client_show(
     show(&app, &v.0, Area::Client, &raw).await
 }
 
-async fn confirm_pay(app: &App, v: &Viewer, area: Area, raw: &str) -> PageResult {
+/// Where to go after paying: a page of the same area that sent the payer here (the domain
+/// page, which follows the work the invoice pays for), else the invoice.
+#[derive(Debug, Default, Deserialize)]
+pub struct PayQuery {
+    next: Option<String>,
+}
+
+/// `next` when it is a domain page of `area` (ids and slashes only: no other site, no
+/// other area), else `None`.
+fn pay_next(area: Area, next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let rest = next.strip_prefix(&format!("{}/domains/", area.base()))?;
+    let ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    ok.then(|| next.to_owned())
+}
+
+async fn confirm_pay(app: &App, v: &Viewer, area: Area, raw: &str, query: PayQuery) -> PageResult {
     let inv = svc::get_invoice(app, &v.caller, &invoice_id(raw)?).await?;
     let path = format!("{}/invoices/{}", area.base(), inv.id);
+    let next = pay_next(area, query.next.as_deref());
+    let action = match &next {
+        Some(n) => format!(
+            "{path}/pay?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", n)
+                .finish()
+        ),
+        None => format!("{path}/pay"),
+    };
     confirm_page(
         v.base(&area.section("invoices")),
         Confirm {
@@ -206,9 +235,9 @@ async fn confirm_pay(app: &App, v: &Viewer, area: Area, raw: &str) -> PageResult
                 inv.number,
                 inv.total_money()
             ),
-            action: format!("{path}/pay"),
+            action,
             button: "Pay from credit",
-            cancel: path,
+            cancel: next.unwrap_or(path),
         },
     )
 }
@@ -218,8 +247,9 @@ pub async fn admin_confirm_pay(
     State(app): State<App>,
     v: StaffViewer,
     Path(raw): Path<String>,
+    Query(query): Query<PayQuery>,
 ) -> PageResult {
-    confirm_pay(&app, &v.0, Area::Admin, &raw).await
+    confirm_pay(&app, &v.0, Area::Admin, &raw, query).await
 }
 
 /// `GET /client/invoices/{id}/pay`
@@ -227,32 +257,57 @@ pub async fn client_confirm_pay(
     State(app): State<App>,
     v: ClientViewer,
     Path(raw): Path<String>,
+    Query(query): Query<PayQuery>,
 ) -> PageResult {
-    confirm_pay(&app, &v.0, Area::Client, &raw).await
+    confirm_pay(&app, &v.0, Area::Client, &raw, query).await
 }
 
-async fn pay(app: &App, v: &Viewer, area: Area, raw: &str) -> PageResult {
+/// What the paid invoice pays for: "the registration of example.com" (its lines' domain
+/// work, which is released now).
+fn paid_for(inv: &Invoice) -> Option<String> {
+    let domain_lines: Vec<&str> = inv
+        .lines
+        .iter()
+        .filter(|l| l.object_type.as_deref() == Some("domain"))
+        .map(|l| l.description.as_str())
+        .collect();
+    (!domain_lines.is_empty()).then(|| domain_lines.join("; "))
+}
+
+async fn pay(app: &App, v: &Viewer, area: Area, raw: &str, query: PayQuery) -> PageResult {
     let id = invoice_id(raw)?;
+    let next = pay_next(area, query.next.as_deref());
     let flash = match svc::pay(app, &v.caller, &id).await {
-        Ok(inv) => Flash::success(format!(
-            "Invoice {} is paid: {} was taken from the credit.",
-            inv.number,
-            inv.total_money()
-        )),
+        Ok(inv) => {
+            let mut m = format!(
+                "Invoice {} is paid: {} was taken from the credit.",
+                inv.number,
+                inv.total_money()
+            );
+            if let Some(work) = paid_for(&inv) {
+                m.push_str(&format!(
+                    " {work}: the registrar is asked now; the domain's page follows it."
+                ));
+            }
+            Flash::success(m)
+        }
         Err(AppError::Conflict { message, .. }) => Flash::error(format!("Not paid: {message}.")),
         Err(e) => return Err(e.into()),
     };
     v.flash(app, flash).await?;
-    Ok(see_other(&format!("{}/invoices/{id}", area.base())))
+    Ok(see_other(&next.unwrap_or_else(|| {
+        format!("{}/invoices/{id}", area.base())
+    })))
 }
 
-/// `POST /admin/invoices/{id}/pay`
+/// `POST /admin/invoices/{id}/pay` (`?next=` a domain page to go back to)
 pub async fn admin_pay(
     State(app): State<App>,
     v: StaffViewer,
     Path(raw): Path<String>,
+    Query(query): Query<PayQuery>,
 ) -> PageResult {
-    pay(&app, &v.0, Area::Admin, &raw).await
+    pay(&app, &v.0, Area::Admin, &raw, query).await
 }
 
 /// `POST /client/invoices/{id}/pay`
@@ -260,8 +315,9 @@ pub async fn client_pay(
     State(app): State<App>,
     v: ClientViewer,
     Path(raw): Path<String>,
+    Query(query): Query<PayQuery>,
 ) -> PageResult {
-    pay(&app, &v.0, Area::Client, &raw).await
+    pay(&app, &v.0, Area::Client, &raw, query).await
 }
 
 /// `GET /admin/invoices/{id}/void`
@@ -678,5 +734,22 @@ mod tests {
         assert_eq!(markup_of(&f, &mut e), None);
         assert_eq!(e.summary.len(), 1);
         assert_eq!(markup_of(&FormData::parse(b"markup="), &mut e), None);
+    }
+
+    #[test]
+    fn after_paying_only_a_domain_page_of_the_same_area_is_a_destination() {
+        let d = "/client/domains/dom_0193f1c2a4b07c3e9d2f5a6b7c8d9e0f";
+        assert_eq!(pay_next(Area::Client, Some(d)).as_deref(), Some(d));
+        for bad in [
+            "/admin/domains/dom_1",
+            "https://evil.test/client/domains/dom_1",
+            "//evil.test",
+            "/client/domains/",
+            "/client/domains/dom_1/../../logout",
+            "/client/domains/dom_1?x=1",
+        ] {
+            assert_eq!(pay_next(Area::Client, Some(bad)), None, "{bad}");
+        }
+        assert_eq!(pay_next(Area::Admin, None), None);
     }
 }

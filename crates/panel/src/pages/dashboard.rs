@@ -1,6 +1,6 @@
 //! The staff dashboard: what needs attention now. Each concern is a [`Card`]: dead jobs,
 //! failing webhooks and schedules, renewals due or failing, certificates expiring or stuck in
-//! validation; a feature that has something to watch (registrar drift, once registrar sync
+//! validation, DNS zones whose provider copy failed; a feature that has something to watch (registrar drift, once registrar sync
 //! runs) adds a function that returns its card to [`cards`].
 
 use axum::extract::State;
@@ -287,6 +287,50 @@ fn slot(title: &'static str, all_well: &'static str) -> Card {
     }
 }
 
+/// Zones whose copy at an external DNS provider failed to sync (Panel1's own server always
+/// answers from the database, so only provider zones can fall behind). The zone list has no
+/// status filter: the newest 1,000 zones are looked at.
+async fn dns_zones(app: &App, v: &StaffViewer) -> PageResult<Card> {
+    use panel1_app::dns::service as dns;
+    let mut failed = Vec::new();
+    for page in 1..=10u32 {
+        let req = PageRequest::new(Some(page), Some(100)).unwrap_or_default();
+        let p = dns::list_zones(app, &v.0.caller, &dns::ZoneListFilter::default(), req).await?;
+        let done = p.items.len() < 100;
+        failed.extend(
+            p.items
+                .into_iter()
+                .filter(|z| z.provider_status.as_deref() == Some("failed")),
+        );
+        if done {
+            break;
+        }
+    }
+    Ok(Card {
+        title: "DNS zones failing at their provider",
+        count: failed.len() as u64,
+        all_well: "Every zone is served as saved: Panel1's own DNS server answers at once, and every provider copy is in sync.",
+        items: failed
+            .into_iter()
+            .take(8)
+            .map(|z| Item {
+                label: z.name_unicode.clone(),
+                href: Some(format!("/admin/dns/{}", z.id)),
+                detail: Some(match &z.provider_error {
+                    Some(e) => format!(
+                        "the provider refused the last change: {}",
+                        e.chars().take(140).collect::<String>()
+                    ),
+                    None => "the provider refused the last change".into(),
+                }),
+                at: Some(z.updated_at),
+            })
+            .collect(),
+        more: Some(("/admin/dns".into(), "All zones")),
+        pending_feature: false,
+    })
+}
+
 /// Every card, in the order shown.
 pub async fn cards(app: &App, v: &StaffViewer) -> PageResult<Vec<Card>> {
     Ok(vec![
@@ -295,6 +339,7 @@ pub async fn cards(app: &App, v: &StaffViewer) -> PageResult<Vec<Card>> {
         failing_schedules(app, v).await?,
         renewals(app, v).await?,
         certificates(app, v).await?,
+        dns_zones(app, v).await?,
         slot("Registrar drift", "Shown here once registrar sync runs."),
     ])
 }

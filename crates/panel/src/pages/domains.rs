@@ -5,7 +5,11 @@
 //!
 //! Every change is an operation that a job carries out at the registrar; the domain page
 //! follows the latest one in a progress region (`…/progress`, polled) until it ends, so a
-//! registration is seen becoming active without a reload. The auth code is fetched from the
+//! registration is seen becoming active without a reload. Paid work (registration, renewal,
+//! transfer, restore) is invoiced at the tenant's price first: while it waits for payment the
+//! region shows the invoice, the client's credit and a "Pay from credit" button (it polls
+//! slowly then, so a payment made elsewhere is seen, without reloading the page), and once
+//! the invoice is paid it follows the registrar work as usual. The auth code is fetched from the
 //! registrar on request and shown in that answer only: never stored, not even in the
 //! session's one-time message.
 
@@ -22,7 +26,7 @@ use panel1_app::domains::service::{
 use panel1_app::{App, AppError};
 use panel1_core::domain_lifecycle::DomainState;
 use panel1_core::{ClientId, ContactId, DomainId, PageRequest, SecretString};
-use panel1_store::billing::{InvoiceFilter, PriceFilter};
+use panel1_store::billing::{InvoiceFilter, InvoiceStatus, PriceFilter};
 use panel1_store::contacts::{ContactFilter, ContactRecord};
 use panel1_store::domain_operations::{DomainOperation, OperationStatus};
 use serde::{Deserialize, Serialize};
@@ -170,6 +174,25 @@ struct Offer {
     sale_price: Option<String>,
     /// The registrar's price (staff see it as the cost).
     registrar_price: Option<String>,
+    /// It can be ordered here: available, and the tenant sells it (a price for its TLD, or a
+    /// premium price derived from the registrar's).
+    for_sale: bool,
+}
+
+/// Why an available name cannot be ordered: the tenant has no price for its TLD.
+fn not_for_sale(o: &Offer, area: Area) -> String {
+    let tld = o.check.name.split_once('.').map_or("", |(_, t)| t);
+    if area.is_admin() {
+        format!(
+            "{} cannot be ordered yet: there is no register price for .{tld}. Set one on the TLD prices page first (clients are invoiced that price).",
+            o.check.name_unicode
+        )
+    } else {
+        format!(
+            ".{tld} names are not offered yet, so {} cannot be ordered here. Ask us to offer .{tld}, or search for a name under another TLD.",
+            o.check.name_unicode
+        )
+    }
 }
 
 fn money_text(m: &Money) -> String {
@@ -270,6 +293,7 @@ async fn offers(app: &App, v: &Viewer, names: Vec<String>) -> Result<Vec<Offer>,
         };
         out.push(Offer {
             registrar_price: r.price.as_ref().map(money_text),
+            for_sale: r.available && (price.is_some() || r.premium),
             sale_price: price,
             check: r,
         });
@@ -359,6 +383,10 @@ async fn register_page(app: &App, p: RegisterPage<'_>) -> PageResult {
         Some(c) if !p.name.is_empty() => contact_options(&contacts_of(app, p.v, c).await?),
         _ => Vec::new(),
     };
+    let billing_hint = match (&client, &p.offer) {
+        (Some(c), Some(o)) if o.for_sale => Some(order_billing_hint(app, p.v, p.area, c).await?),
+        _ => None,
+    };
     let back = {
         let mut q = form_urlencoded::Serializer::new(String::new());
         q.append_pair("name", &p.name);
@@ -386,6 +414,7 @@ async fn register_page(app: &App, p: RegisterPage<'_>) -> PageResult {
             offer => Serde(&p.offer),
             client_id => p.client_id,
             client_chosen => client.is_some(),
+            billing_hint,
             clients => Serde(&clients),
             contacts => Serde(&contacts),
             new_contact,
@@ -396,6 +425,42 @@ async fn register_page(app: &App, p: RegisterPage<'_>) -> PageResult {
             ..p.v.base(&p.area.section("domains")),
         },
     )
+}
+
+/// How an order is paid, said before it is placed: an invoice paid from the client's credit
+/// when that covers it, the registrar asked once it is paid (or at once when the tenant works
+/// on credit).
+async fn order_billing_hint(
+    app: &App,
+    v: &Viewer,
+    area: Area,
+    client: &ClientId,
+) -> PageResult<String> {
+    let settings = {
+        let mut r = app.db.read().await?;
+        panel1_store::domain_automation::settings(r.conn(), v.caller.tenant()).await?
+    };
+    let credit = panel1_app::billing::credit(app, &v.caller, client, PageRequest::first(1)).await?;
+    let balance = credit
+        .balances
+        .iter()
+        .find(|b| b.currency == settings.currency)
+        .copied()
+        .unwrap_or(panel1_core::money::Money::zero(settings.currency));
+    let whose = if area.is_admin() {
+        "the client's"
+    } else {
+        "your"
+    };
+    Ok(if settings.work_on_credit {
+        format!(
+            "Ordering makes an invoice, paid from {whose} credit ({balance}) when it covers it, otherwise due within 7 days; the registrar is asked at once."
+        )
+    } else {
+        format!(
+            "Ordering makes an invoice, paid at once from {whose} credit ({balance}) when it covers it; the registrar is asked as soon as the invoice is paid."
+        )
+    })
 }
 
 async fn register_form(app: &App, v: &Viewer, area: Area, query: RegisterQuery) -> PageResult {
@@ -430,6 +495,12 @@ async fn register_form(app: &App, v: &Viewer, area: Area, query: RegisterQuery) 
         match offers(app, v, vec![name.clone()]).await {
             Ok(mut o) => offer = o.pop(),
             Err(e) => errors = refusal(e, |_| "name".to_owned())?,
+        }
+        if let Some(o) = &offer
+            && o.check.available
+            && !o.for_sale
+        {
+            errors.add("name", not_for_sale(o, area));
         }
         if let Some(o) = &offer
             && !o.check.available
@@ -554,7 +625,7 @@ async fn register(app: &App, v: &Viewer, area: Area, form: FormData) -> PageResu
         client_id,
         years: Some(years.unwrap_or(0)),
         contacts: ContactsInput {
-            registrant: registrant.clone().unwrap_or_else(ContactId::new),
+            registrant: registrant.clone().unwrap_or_default(),
             admin: contact_id(&form, "admin"),
             tech: contact_id(&form, "tech"),
             billing: contact_id(&form, "billing"),
@@ -567,22 +638,31 @@ async fn register(app: &App, v: &Viewer, area: Area, form: FormData) -> PageResu
     let result = svc::register(app, &v.caller, &input).await;
     match result {
         Ok(a) => {
-            v.flash(
-                app,
-                Flash::success(format!(
+            let note = billing_note(app, v, &a).await?;
+            let message = if note.is_empty() {
+                format!(
                     "Registration of {} ordered. This page follows it at the registrar.",
                     a.domain.name_unicode
-                )),
-            )
-            .await?;
+                )
+            } else {
+                format!("Registration of {} ordered.{note}", a.domain.name_unicode)
+            };
+            v.flash(app, Flash::success(message)).await?;
             Ok(see_other(&domain_path(area, &a.domain.id)))
         }
         Err(e) => {
-            let errors = merge(pre, refusal(e, register_field)?);
             let offer = offers(app, v, vec![name.clone()])
                 .await
                 .ok()
                 .and_then(|mut o| o.pop());
+            // No price for the TLD: said in the panel's words, not the API's.
+            if let Some(o) = &offer
+                && o.check.available
+                && !o.for_sale
+            {
+                pre.add("name", not_for_sale(o, area));
+            }
+            let errors = merge(pre, refusal(e, register_field)?);
             register_page(
                 app,
                 RegisterPage {
@@ -730,10 +810,11 @@ async fn transfer(app: &App, v: &Viewer, area: Area, form: FormData) -> PageResu
     .await;
     match result {
         Ok(a) => {
+            let note = billing_note(app, v, &a).await?;
             v.flash(
                 app,
                 Flash::success(format!(
-                    "Transfer of {} requested. The current registrar may take up to five days to release it; this page shows where it stands.",
+                    "Transfer of {} requested. The current registrar may take up to five days to release it; this page shows where it stands.{note}",
                     a.domain.name_unicode
                 )),
             )
@@ -781,10 +862,28 @@ struct Progress {
     state: String,
     op: Option<DomainOperation>,
     /// Nothing more will happen without someone acting (or it waits for days: a transfer
-    /// pending at the registry, an unpaid invoice).
+    /// pending at the registry).
     is_final: bool,
+    /// Waiting for a person (an unpaid invoice): the script keeps looking, slowly, so a
+    /// payment made elsewhere is followed, but the page does not reload itself without it.
+    waiting: bool,
     failed: bool,
     summary: String,
+    /// The invoice the operation waits for, while it waits.
+    payment: Option<Payment>,
+}
+
+/// The invoice that paid work waits for, and whether the client's credit covers it.
+#[derive(Debug, Serialize)]
+struct Payment {
+    invoice_id: String,
+    number: String,
+    total: String,
+    status: String,
+    client_id: String,
+    /// The client's credit in the invoice's currency.
+    balance: String,
+    covered: bool,
 }
 
 fn op_label(op: &str) -> &str {
@@ -792,6 +891,7 @@ fn op_label(op: &str) -> &str {
         "register" => "Registration",
         "renew" => "Renewal",
         "transfer" => "Transfer",
+        "restore" => "Restore",
         "nameservers" => "Nameserver change",
         "contacts" => "Contact change",
         "lock" => "Registrar lock change",
@@ -801,7 +901,47 @@ fn op_label(op: &str) -> &str {
     }
 }
 
-fn progress_of(d: &DomainDetail) -> Progress {
+/// The invoice an operation waiting for payment waits for (as the viewer may see it).
+async fn payment_of(app: &App, v: &Viewer, op: &DomainOperation) -> PageResult<Option<Payment>> {
+    if op.status != OperationStatus::AwaitingPayment {
+        return Ok(None);
+    }
+    let Some(inv_id) = &op.invoice_id else {
+        return Ok(None);
+    };
+    let inv = match panel1_app::billing::get_invoice(app, &v.caller, inv_id).await {
+        Ok(i) => i,
+        Err(AppError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let credit =
+        panel1_app::billing::credit(app, &v.caller, &inv.client_id, PageRequest::first(1)).await?;
+    let balance = credit
+        .balances
+        .iter()
+        .find(|b| b.currency == inv.currency)
+        .copied()
+        .unwrap_or(panel1_core::money::Money::zero(inv.currency));
+    Ok(Some(Payment {
+        invoice_id: inv.id.to_string(),
+        number: inv.number.clone(),
+        total: inv.total_money().to_string(),
+        status: inv.status.as_str().to_owned(),
+        client_id: inv.client_id.to_string(),
+        balance: balance.to_string(),
+        covered: balance.amount >= inv.total,
+    }))
+}
+
+async fn progress_for(app: &App, v: &Viewer, d: &DomainDetail) -> PageResult<Progress> {
+    let payment = match d.recent_operations.first() {
+        Some(op) => payment_of(app, v, op).await?,
+        None => None,
+    };
+    Ok(progress_of(d, payment))
+}
+
+fn progress_of(d: &DomainDetail, payment: Option<Payment>) -> Progress {
     let op = d.recent_operations.first().cloned();
     let state = d.domain.state.as_str().to_owned();
     let Some(o) = op else {
@@ -809,11 +949,14 @@ fn progress_of(d: &DomainDetail) -> Progress {
             state,
             op: None,
             is_final: true,
+            waiting: false,
             failed: false,
             summary: "No operation yet.".into(),
+            payment: None,
         };
     };
     let label = op_label(&o.operation);
+    let mut waiting = false;
     let (is_final, failed, summary) = match o.status {
         OperationStatus::Queued => (
             false,
@@ -835,11 +978,41 @@ fn progress_of(d: &DomainDetail) -> Progress {
                 "{label} pending at the registry; this can take days. Come back to this page to see it finish."
             ),
         ),
-        OperationStatus::AwaitingPayment => (
-            true,
-            false,
-            format!("{label} waits for its invoice to be paid; it starts as soon as it is."),
-        ),
+        OperationStatus::AwaitingPayment => match &payment {
+            Some(p) if p.status == "paid" => (
+                false,
+                false,
+                format!(
+                    "Invoice {} is paid; the {} is sent to the registrar in a moment.",
+                    p.number,
+                    label.to_lowercase()
+                ),
+            ),
+            Some(p) if p.status == "unpaid" => {
+                waiting = true;
+                (
+                    false,
+                    false,
+                    format!(
+                        "{label} waits for payment of invoice {} ({}); the registrar is asked as soon as it is paid.",
+                        p.number, p.total
+                    ),
+                )
+            }
+            Some(p) => (
+                true,
+                true,
+                format!(
+                    "{label} will not be done: its invoice {} is {}.",
+                    p.number, p.status
+                ),
+            ),
+            None => (
+                true,
+                false,
+                format!("{label} waits for its invoice to be paid; it starts as soon as it is."),
+            ),
+        },
         OperationStatus::Succeeded => (true, false, format!("{label} done.")),
         OperationStatus::Failed => (
             true,
@@ -854,8 +1027,10 @@ fn progress_of(d: &DomainDetail) -> Progress {
         state,
         op: Some(o),
         is_final,
+        waiting,
         failed,
         summary,
+        payment,
     }
 }
 
@@ -891,7 +1066,7 @@ async fn detail_page(
     auth_code: Option<String>,
 ) -> PageResult {
     let d = svc::get(app, &v.caller, &id(raw)?).await?;
-    let progress = progress_of(&d);
+    let progress = progress_for(app, v, &d).await?;
     let invoices = invoices_for(app, v, &d).await?;
     let client_name = if area.is_admin() {
         panel1_app::clients::get(app, &v.caller, &d.domain.client_id)
@@ -919,7 +1094,7 @@ async fn detail_page(
         context! {
             d => Serde(&d),
             progress => Serde(&progress),
-            refresh => !progress.is_final,
+            refresh => !progress.is_final && !progress.waiting,
             invoices => Serde(&invoices),
             client_name,
             registrar,
@@ -930,6 +1105,7 @@ async fn detail_page(
             can_unsuspend => area.is_admin() && state == DomainState::Suspended,
             years => YEARS.to_vec(),
             base => area.base(),
+            staff => area.is_admin(),
             path => domain_path(area, &d.domain.id),
             ..v.base(&area.section("domains")),
         },
@@ -956,13 +1132,15 @@ pub async fn client_show(
 
 async fn progress(app: &App, v: &Viewer, area: Area, raw: &str) -> PageResult {
     let d = svc::get(app, &v.caller, &id(raw)?).await?;
-    let progress = progress_of(&d);
+    let progress = progress_for(app, v, &d).await?;
     render(
         "domains/_progress.html",
         context! {
             d => Serde(&d),
             progress => Serde(&progress),
             path => domain_path(area, &d.domain.id),
+            base => area.base(),
+            staff => area.is_admin(),
         },
     )
 }
@@ -1032,6 +1210,37 @@ pub async fn client_operations(
 
 // ------------------------------------------------------------------------------- actions
 
+/// What an order's billing did, as a sentence for the message after it: an invoice waiting
+/// for payment (the registrar is asked once it is paid), paid from credit, or due later (the
+/// tenant works on credit).
+async fn billing_note(app: &App, v: &Viewer, a: &svc::Accepted) -> PageResult<String> {
+    let Some(inv_id) = &a.operation.invoice_id else {
+        return Ok(String::new());
+    };
+    let inv = match panel1_app::billing::get_invoice(app, &v.caller, inv_id).await {
+        Ok(i) => i,
+        Err(AppError::NotFound { .. }) => return Ok(String::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let total = inv.total_money();
+    Ok(match (a.operation.status, inv.status) {
+        (OperationStatus::AwaitingPayment, InvoiceStatus::Unpaid) => format!(
+            " Invoice {} ({total}) waits for payment; the registrar is asked once it is paid.",
+            inv.number
+        ),
+        (_, InvoiceStatus::Paid) => format!(
+            " Invoice {} ({total}) was paid from the credit; this page follows the work at the registrar.",
+            inv.number
+        ),
+        (_, InvoiceStatus::Unpaid) => format!(
+            " Invoice {} ({total}) is due by {}; this page follows the work at the registrar.",
+            inv.number,
+            inv.due_at.format("%Y-%m-%d")
+        ),
+        _ => String::new(),
+    })
+}
+
 /// After an action: back to the domain page with what happened, or why it could not.
 async fn after_action(
     app: &App,
@@ -1061,11 +1270,22 @@ async fn renew(app: &App, v: &Viewer, area: Area, raw: &str, form: FormData) -> 
     let did = id(raw)?;
     let years = form.text("years").parse::<u8>().unwrap_or(0);
     let r = svc::renew(app, &v.caller, &did, &RenewDomain { years: Some(years) }).await;
+    let note = match &r {
+        Ok(a) => billing_note(app, v, a).await?,
+        Err(_) => String::new(),
+    };
     after_action(app, v, area, &did, r, |a| {
-        format!(
-            "Renewal of {} by {years} year(s) ordered; this page follows it.",
-            a.domain.name_unicode
-        )
+        if note.is_empty() {
+            format!(
+                "Renewal of {} by {years} year(s) ordered; this page follows it.",
+                a.domain.name_unicode
+            )
+        } else {
+            format!(
+                "Renewal of {} by {years} year(s) ordered.{note}",
+                a.domain.name_unicode
+            )
+        }
     })
     .await
 }
@@ -1437,7 +1657,7 @@ async fn contacts(app: &App, v: &Viewer, area: Area, raw: &str, form: FormData) 
             Ok(see_other(&domain_path(area, &did)))
         }
         Err(e) => {
-            let errors = refusal(e, |f| top(f))?;
+            let errors = refusal(e, top)?;
             contacts_page(
                 app,
                 v,
@@ -1537,7 +1757,7 @@ pub async fn suspend(
             Ok(see_other(&domain_path(Area::Admin, &did)))
         }
         Err(e) => {
-            let errors = refusal(e, |f| top(f))?;
+            let errors = refusal(e, top)?;
             suspend_page(
                 &app,
                 &v,

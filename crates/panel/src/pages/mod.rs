@@ -10,6 +10,7 @@ pub mod client_area;
 pub mod clients;
 pub mod contacts;
 pub mod dashboard;
+pub mod dns;
 pub mod domains;
 pub mod emails;
 pub mod jobs;
@@ -92,7 +93,7 @@ pub async fn client_options(
             },
         })
         .collect();
-    v.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    v.sort_by_key(|c| c.name.to_lowercase());
     Ok(v)
 }
 

@@ -91,8 +91,17 @@ impl TestPanel {
         })
         .unwrap();
         let keyring = Keyring::new(MasterKey::generate().unwrap(), []);
-        let app = App::new(db.db.clone(), keyring, settings, events::Handlers::new()).unwrap();
+        // The internal event handlers of `panel1 serve` (a paid invoice releases its domain
+        // work, certificates follow their orders).
+        let app = App::new(
+            db.db.clone(),
+            keyring,
+            settings,
+            panel1_app::worker::handlers(),
+        )
+        .unwrap();
         let b = bootstrap::run(&app, "test").await.unwrap();
+        seed_prices(&app, &b.tenant.id).await;
         let cancel = CancellationToken::new();
         let listener = match listener {
             Some(l) => l,
@@ -120,6 +129,36 @@ impl TestPanel {
             dir,
             _db: db,
         }
+    }
+
+    /// The tenant starts registrar work before its invoice is paid (for tests about something
+    /// other than billing: their domains move on without anyone paying).
+    pub async fn work_on_credit(&self) {
+        let mut tx = self.app.db.begin().await.unwrap();
+        let mut s = panel1_store::domain_automation::settings(tx.conn(), &self.tenant)
+            .await
+            .unwrap();
+        s.work_on_credit = true;
+        panel1_store::domain_automation::save_settings(tx.conn(), &self.tenant, &s)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    /// Adds credit to a client (as staff recording a payment received).
+    pub async fn add_credit(&self, client: &ClientId, amount: &str) {
+        panel1_app::billing::add_credit(
+            &self.app,
+            self.operator_caller().staff().unwrap(),
+            client,
+            &panel1_app::billing::CreditInput {
+                amount: amount.into(),
+                currency: "USD".into(),
+                note: Some("payment received".into()),
+            },
+        )
+        .await
+        .unwrap();
     }
 
     /// Starts Panel1's job workers (every job type) and the event dispatcher, stopped with
@@ -306,6 +345,40 @@ impl TestPanel {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The tenant's .test price list in USD, as a hosting company would have it before selling
+/// domains: a registration is invoiced at 12.99, a renewal 12.99, a transfer 10.99, a restore
+/// 59.00. (Without a price, domain orders are refused.)
+pub const TEST_PRICES: [(&str, i64); 4] = [
+    ("register", 1299),
+    ("renew", 1299),
+    ("transfer", 1099),
+    ("restore", 5900),
+];
+
+async fn seed_prices(app: &App, tenant: &TenantId) {
+    use panel1_core::money::Currency;
+    let mut tx = app.db.begin().await.unwrap();
+    for (op, price) in TEST_PRICES {
+        panel1_store::billing::upsert_price(
+            tx.conn(),
+            tenant,
+            &panel1_store::billing::TldPrice {
+                tld: "test".into(),
+                operation: op.into(),
+                years: 1,
+                currency: Currency::USD,
+                price,
+                cost: None,
+                markup: None,
+                updated_at: chrono::Utc::now(),
+            },
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
 }
 
 impl Drop for TestPanel {
