@@ -206,6 +206,125 @@ pub async fn tenant_defaults(c: Conn<'_>, tenant: &TenantId) -> AppResult<ZoneDe
     Ok(configured.unwrap_or_default())
 }
 
+/// The SOA fields and name servers new zones of the tenant start with.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsDefaults {
+    /// The primary name server (SOA MNAME).
+    #[schema(example = "ns1.example.net")]
+    pub primary_ns: String,
+    /// The zone contact, as an e-mail address or SOA RNAME.
+    #[schema(example = "hostmaster@example.net")]
+    pub hostmaster: String,
+    /// The apex NS records of new zones (1 to 13).
+    #[schema(example = json!(["ns1.example.net", "ns2.example.net"]))]
+    pub nameservers: Vec<String>,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// The negative-caching TTL (RFC 2308).
+    pub minimum: u32,
+    pub soa_ttl: u32,
+    pub ns_ttl: u32,
+}
+
+impl From<ZoneDefaults> for DnsDefaults {
+    fn from(d: ZoneDefaults) -> Self {
+        Self {
+            primary_ns: d.primary_ns,
+            hostmaster: d.hostmaster,
+            nameservers: d.nameservers,
+            refresh: d.refresh,
+            retry: d.retry,
+            expire: d.expire,
+            minimum: d.minimum,
+            soa_ttl: d.soa_ttl,
+            ns_ttl: d.ns_ttl,
+        }
+    }
+}
+
+impl From<DnsDefaults> for ZoneDefaults {
+    fn from(d: DnsDefaults) -> Self {
+        Self {
+            primary_ns: d.primary_ns,
+            hostmaster: d.hostmaster,
+            nameservers: d.nameservers,
+            refresh: d.refresh,
+            retry: d.retry,
+            expire: d.expire,
+            minimum: d.minimum,
+            soa_ttl: d.soa_ttl,
+            ns_ttl: d.ns_ttl,
+        }
+    }
+}
+
+pub async fn get_defaults(app: &App, staff: crate::Staff<'_>) -> AppResult<DnsDefaults> {
+    let mut r = app.db.read().await?;
+    Ok(tenant_defaults(r.conn(), staff.0.tenant()).await?.into())
+}
+
+/// Sets the tenant's defaults for new zones (administrators); existing zones keep theirs.
+pub async fn set_defaults(
+    app: &App,
+    caller: &Caller,
+    input: DnsDefaults,
+) -> AppResult<DnsDefaults> {
+    let admin = caller.admin()?;
+    let mut c = Checker::new();
+    let limits = RecordRules::default();
+    for (field, v) in [
+        ("soa_ttl", input.soa_ttl),
+        ("ns_ttl", input.ns_ttl),
+        ("minimum", input.minimum),
+    ] {
+        if v < limits.min_ttl || v > limits.max_ttl {
+            c.push(FieldError::new(
+                field,
+                "range",
+                format!("{} to {} seconds", limits.min_ttl, limits.max_ttl),
+            ));
+        }
+    }
+    if input.nameservers.len() > 13 {
+        c.push(FieldError::new(
+            "nameservers",
+            "count",
+            "at most 13 name servers",
+        ));
+    }
+    let defaults: ZoneDefaults = input.clone().into();
+    let probe = Name::from_ascii("example.com.").map_err(AppError::internal)?;
+    if let Err(e) = dz::new_zone(&probe, &defaults, Utc::now().date_naive()) {
+        for mut f in e.0 {
+            if let Some(rest) = f.field.strip_prefix("defaults.") {
+                f.field = rest.to_owned();
+            }
+            c.push(f);
+        }
+    }
+    c.finish()?;
+    let value = serde_json::to_value(&defaults).map_err(AppError::internal)?;
+    let mut tx = app.db.begin().await?;
+    panel1_store::tenants::set_setting(tx.conn(), admin.0.tenant(), "dns", value.clone()).await?;
+    audit::record(
+        &mut tx,
+        caller,
+        AuditChange {
+            action: "dns.defaults.update",
+            object_type: "tenant",
+            object_id: admin.0.tenant().as_str(),
+            summary: "changed the defaults of new DNS zones".into(),
+            before: None,
+            after: Some(value),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(input)
+}
+
 fn rules(zone: &repo::Zone) -> RecordRules {
     RecordRules {
         default_ttl: u32::try_from(zone.default_ttl).unwrap_or(3600),
