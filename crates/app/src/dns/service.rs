@@ -1102,7 +1102,14 @@ pub async fn import(
 ) -> AppResult<ImportResult> {
     let z = zone_in_scope(app, &acting.scope, id).await?;
     let (origin, _) = origin_and_soa(&z)?;
-    let imported = zonefile::import_zone(text, &origin, &rules(&z)).map_err(|e| {
+    // Parsing a big file takes seconds of CPU: off the async threads.
+    let (text_owned, origin_owned, rules) = (text.to_owned(), origin.clone(), rules(&z));
+    let parsed = tokio::task::spawn_blocking(move || {
+        zonefile::import_zone(&text_owned, &origin_owned, &rules)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let imported = parsed.map_err(|e| {
         let mut errors: Vec<FieldError> = e
             .errors
             .iter()
@@ -1126,6 +1133,37 @@ pub async fn import(
     store_import(app, acting, id, &origin, imported).await
 }
 
+/// `(relative owner, type, canonical content)` of each record, in order; split over the cores
+/// for big zones.
+fn record_texts(records: &[DnsRecord], origin: &Name) -> Vec<(String, String, String)> {
+    let one = |r: &DnsRecord| {
+        (
+            r.relative_name(origin),
+            r.record_type().to_string(),
+            r.content(),
+        )
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if records.len() < 50_000 || threads < 2 {
+        return records.iter().map(one).collect();
+    }
+    let size = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = records
+            .chunks(size)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(records.len());
+        for p in parts {
+            match p.join() {
+                Ok(v) => out.extend(v),
+                Err(_) => return records.iter().map(one).collect(),
+            }
+        }
+        out
+    })
+}
+
 /// Writes an imported zone (already checked) in one transaction.
 pub async fn store_import(
     app: &App,
@@ -1134,22 +1172,34 @@ pub async fn store_import(
     origin: &Name,
     imported: zonefile::ImportedZone,
 ) -> AppResult<ImportResult> {
+    // The stored text of each record, computed before the write transaction (on every core
+    // for a big zone, off the async threads).
+    let origin_owned = origin.clone();
+    let mut records = imported.records;
+    let (records_back, mut texts) = tokio::task::spawn_blocking(move || {
+        let texts = record_texts(&records, &origin_owned);
+        (records, texts)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    records = records_back;
     let mut tx = app.db.begin().await?;
     let z = repo::get_for_update(tx.conn(), &acting.scope, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let (_, current_soa) = origin_and_soa(&z)?;
-    let mut records = imported.records;
     let has_apex_ns = records
         .iter()
         .any(|r| r.name == *origin && r.record_type() == hickory_proto::rr::RecordType::NS);
     if !has_apex_ns {
         let current = load_records(tx.conn(), &z, origin).await?;
-        records.extend(
-            current.into_iter().map(|(_, r)| r).filter(|r| {
-                r.name == *origin && r.record_type() == hickory_proto::rr::RecordType::NS
-            }),
-        );
+        let kept: Vec<DnsRecord> = current
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.name == *origin && r.record_type() == hickory_proto::rr::RecordType::NS)
+            .collect();
+        texts.extend(record_texts(&kept, origin));
+        records.extend(kept);
     }
     // The serial only moves forward: past the zone's and past the file's.
     let mut soa = imported.soa.unwrap_or_else(|| current_soa.clone());
@@ -1161,16 +1211,6 @@ pub async fn store_import(
     soa.serial = dz::next_serial(base, Utc::now().date_naive());
     repo::delete_all_records(tx.conn(), z.seq).await?;
     let first = z.next_record_id;
-    let texts: Vec<(String, String, String)> = records
-        .iter()
-        .map(|r| {
-            (
-                r.relative_name(origin),
-                r.record_type().to_string(),
-                r.content(),
-            )
-        })
-        .collect();
     let refs: Vec<RecordRef<'_>> = texts
         .iter()
         .zip(&records)
