@@ -973,6 +973,96 @@ async fn tsig_keys_open_only_their_tenants_zones(db: TestDb) {
     assert!(!out.contains("hostmaster"), "a wrong secret: {out}");
 }
 
+/// A zone pushed by RFC 2136 dynamic updates (TSIG-signed) to a real Knot primary through a
+/// provider account.
+async fn rfc2136_provider_updates_a_knot_primary(db: TestDb) {
+    const SECRET: &str = "yT9qkqRwdxJ0bLq2Hf7cQ1lO1nE1PqXrG1bq5n0m0rA=";
+    let env = Env::start(db).await;
+    env.t.start_background();
+    let t = &env.t;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["run", "db", "zones"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::write(
+        d.join("zones/upd.test.zone"),
+        "$ORIGIN upd.test.\n$TTL 300\n@ SOA ns1.upd.test. hostmaster.upd.test. 1 3600 600 86400 300\n\
+         @ NS ns1.upd.test.\nns1 A 192.0.2.53\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let conf = format!(
+        "server:\n    rundir: \"{d}/run\"\n    listen: 127.0.0.1@{port}\n\
+         key:\n  - id: update-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+         acl:\n  - id: updaters\n    key: update-key\n    action: [update, transfer]\n\
+         database:\n    storage: \"{d}/db\"\n\
+         template:\n  - id: default\n    storage: \"{d}/zones\"\n\
+         zone:\n  - domain: upd.test\n    file: upd.test.zone\n    acl: updaters\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("knot.conf"), conf).unwrap();
+    let _knot = Peer::spawn(
+        "knotd",
+        Command::new("knotd").arg("-c").arg(d.join("knot.conf")),
+    );
+    let knot = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            dig(knot, "upd.test", "SOA", &[]).await.status == "NOERROR"
+        })
+        .await,
+        "knotd serves the zone"
+    );
+    let r = t
+        .post(
+            "/api/v1/dns/providers",
+            &t.token,
+            json!({"name": "knot", "kind": "rfc2136", "settings": {
+                "server": knot.to_string(),
+                "key": {"name": "update-key", "algorithm": "hmac-sha256", "secret": SECRET}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(!r.body.to_string().contains(SECRET), "{}", r.body);
+    let provider = r.body["id"].as_str().unwrap().to_owned();
+    let r = t
+        .post(
+            "/api/v1/dns/zones",
+            &t.token,
+            json!({"name": "upd.test", "provider_id": provider}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let zid = r.body["id"].as_str().unwrap().to_owned();
+    env.record(&zid, "www", "A", "192.0.2.10").await;
+    env.record(&zid, "@", "TXT", "\"pushed by update\"").await;
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            data_of(&dig(knot, "www.upd.test", "A", &[]).await, "A") == ["192.0.2.10"]
+                && dig(knot, "upd.test", "TXT", &[])
+                    .await
+                    .raw
+                    .contains("pushed by update")
+        })
+        .await,
+        "Knot received the updates: {}",
+        dig(knot, "www.upd.test", "A", &[]).await.raw
+    );
+    let r = t
+        .get(&format!("/api/v1/dns/zones/{zid}/provider-calls"), &t.token)
+        .await;
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["outcome"] == "ok"),
+        "{}",
+        r.body
+    );
+}
+
 struct PowerDns {
     _peer: Peer,
     _dir: tempfile::TempDir,
@@ -1326,5 +1416,6 @@ db_tests!(
     tsig_keys_open_only_their_tenants_zones,
     tenant_defaults_shape_new_zones,
     powerdns_provider_gets_the_zone,
+    rfc2136_provider_updates_a_knot_primary,
     dns01_records_go_through_the_zone_service,
 );
