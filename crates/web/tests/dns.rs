@@ -859,6 +859,210 @@ async fn knot_secondary_follows_by_axfr_and_notify(db: TestDb) {
     assert!(a.raw.contains("after notify"), "{}", a.raw);
 }
 
+async fn axfr(addr: SocketAddr, zone: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        format!("@{}", addr.ip()),
+        "-p".into(),
+        addr.port().to_string(),
+        "+time=2".into(),
+        "+retry=0".into(),
+        zone.into(),
+        "AXFR".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    run("kdig", &args).await
+}
+
+/// The tenant's defaults shape new zones: SOA and NS as served.
+async fn tenant_defaults_shape_new_zones(db: TestDb) {
+    let env = Env::start(db).await;
+    let t = &env.t;
+    let r = t.get("/api/v1/dns/defaults", &t.token).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut d = r.body.clone();
+    d["nameservers"] = json!([
+        "ns1.hoster.example",
+        "ns2.hoster.example",
+        "ns3.hoster.example"
+    ]);
+    d["primary_ns"] = json!("ns1.hoster.example");
+    d["hostmaster"] = json!("dns.admin@hoster.example");
+    d["minimum"] = json!(600);
+    let bad = json!({"primary_ns": "bad name!", "hostmaster": "x@y.example", "nameservers": [],
+        "refresh": 1, "retry": 1, "expire": 1, "minimum": 600, "soa_ttl": 3600, "ns_ttl": 3600});
+    let r = t
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/dns/defaults",
+            Some(&t.token),
+            Some(bad),
+            &[],
+        )
+        .await;
+    assert_problem(&r, 422, Some("primary_ns"));
+    let r = t
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/dns/defaults",
+            Some(&t.token),
+            Some(d),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    env.zone(&t.token, "hosted.test").await;
+    assert!(
+        wait_until(Duration::from_secs(3), || async {
+            let a = dig(env.dns, "hosted.test", "NS", &[]).await;
+            data_of(&a, "NS").len() == 3
+        })
+        .await
+    );
+    let a = dig(env.dns, "hosted.test", "SOA", &[]).await;
+    let soa = &data_of(&a, "SOA")[0];
+    assert!(
+        soa.starts_with("ns1.hoster.example. dns\\.admin.hoster.example."),
+        "{soa}"
+    );
+    assert!(soa.ends_with(" 600"), "{soa}");
+    // A client user may not change them.
+    let client = t.client(&t.token, "Ann").await;
+    let (_, ann) = t
+        .user_token(&t.token, "ann@ann.test", "client", Some(&client))
+        .await;
+    let r = t.get("/api/v1/dns/defaults", &ann).await;
+    assert_eq!(r.status.as_u16(), 403);
+}
+
+/// A secondary's TSIG key transfers its tenant's zones, and only those.
+async fn tsig_keys_open_only_their_tenants_zones(db: TestDb) {
+    const SECRET: &str = "8eM4pnq3yNdR2uZk4eKX2gIJjFoxkHrEq3Jt1bO0nCk=";
+    let env = Env::start(db).await;
+    let t = &env.t;
+    env.zone(&t.token, "mine.test").await;
+    let other = t.other_tenant("other").await;
+    env.zone(&other, "theirs.test").await;
+    let key = format!("hmac-sha256:xfr-key:{SECRET}");
+    let r = t
+        .post(
+            "/api/v1/dns/secondaries",
+            &t.token,
+            json!({"name": "signed", "tsig": {"name": "xfr-key", "secret": SECRET}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(!r.body.to_string().contains(SECRET), "{}", r.body);
+    let r = t.get("/api/v1/dns/secondaries", &t.token).await;
+    assert!(!r.body.to_string().contains(SECRET), "{}", r.body);
+    let ok = wait_until(Duration::from_secs(5), || async {
+        axfr(env.dns, "mine.test", &["-y", &key])
+            .await
+            .contains("hostmaster")
+    })
+    .await;
+    assert!(ok, "{}", axfr(env.dns, "mine.test", &["-y", &key]).await);
+    let out = axfr(env.dns, "theirs.test", &["-y", &key]).await;
+    assert!(!out.contains("hostmaster"), "another tenant's zone: {out}");
+    let out = axfr(env.dns, "mine.test", &[]).await;
+    assert!(
+        !out.contains("hostmaster"),
+        "no key, no allowed address: {out}"
+    );
+    let wrong = "hmac-sha256:xfr-key:AAAAnq3yNdR2uZk4eKX2gIJjFoxkHrEq3Jt1bO0nCk=";
+    let out = axfr(env.dns, "mine.test", &["-y", wrong]).await;
+    assert!(!out.contains("hostmaster"), "a wrong secret: {out}");
+}
+
+/// A zone pushed by RFC 2136 dynamic updates (TSIG-signed) to a real Knot primary through a
+/// provider account.
+async fn rfc2136_provider_updates_a_knot_primary(db: TestDb) {
+    const SECRET: &str = "yT9qkqRwdxJ0bLq2Hf7cQ1lO1nE1PqXrG1bq5n0m0rA=";
+    let env = Env::start(db).await;
+    env.t.start_background();
+    let t = &env.t;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for sub in ["run", "db", "zones"] {
+        std::fs::create_dir_all(d.join(sub)).unwrap();
+    }
+    std::fs::write(
+        d.join("zones/upd.test.zone"),
+        "$ORIGIN upd.test.\n$TTL 300\n@ SOA ns1.upd.test. hostmaster.upd.test. 1 3600 600 86400 300\n\
+         @ NS ns1.upd.test.\nns1 A 192.0.2.53\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let conf = format!(
+        "server:\n    rundir: \"{d}/run\"\n    listen: 127.0.0.1@{port}\n\
+         key:\n  - id: update-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+         acl:\n  - id: updaters\n    key: update-key\n    action: [update, transfer]\n\
+         database:\n    storage: \"{d}/db\"\n\
+         template:\n  - id: default\n    storage: \"{d}/zones\"\n\
+         zone:\n  - domain: upd.test\n    file: upd.test.zone\n    acl: updaters\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("knot.conf"), conf).unwrap();
+    let _knot = Peer::spawn(
+        "knotd",
+        Command::new("knotd").arg("-c").arg(d.join("knot.conf")),
+    );
+    let knot = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(
+        wait_until(Duration::from_secs(15), || async {
+            dig(knot, "upd.test", "SOA", &[]).await.status == "NOERROR"
+        })
+        .await,
+        "knotd serves the zone"
+    );
+    let r = t
+        .post(
+            "/api/v1/dns/providers",
+            &t.token,
+            json!({"name": "knot", "kind": "rfc2136", "settings": {
+                "server": knot.to_string(),
+                "key": {"name": "update-key", "algorithm": "hmac-sha256", "secret": SECRET}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert!(!r.body.to_string().contains(SECRET), "{}", r.body);
+    let provider = r.body["id"].as_str().unwrap().to_owned();
+    let r = t
+        .post(
+            "/api/v1/dns/zones",
+            &t.token,
+            json!({"name": "upd.test", "provider_id": provider}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let zid = r.body["id"].as_str().unwrap().to_owned();
+    env.record(&zid, "www", "A", "192.0.2.10").await;
+    env.record(&zid, "@", "TXT", "\"pushed by update\"").await;
+    assert!(
+        wait_until(Duration::from_secs(30), || async {
+            data_of(&dig(knot, "www.upd.test", "A", &[]).await, "A") == ["192.0.2.10"]
+                && dig(knot, "upd.test", "TXT", &[])
+                    .await
+                    .raw
+                    .contains("pushed by update")
+        })
+        .await,
+        "Knot received the updates: {}",
+        dig(knot, "www.upd.test", "A", &[]).await.raw
+    );
+    let r = t
+        .get(&format!("/api/v1/dns/zones/{zid}/provider-calls"), &t.token)
+        .await;
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["outcome"] == "ok"),
+        "{}",
+        r.body
+    );
+}
+
 struct PowerDns {
     _peer: Peer,
     _dir: tempfile::TempDir,
@@ -1162,6 +1366,8 @@ async fn openapi_idempotency_and_pages(db: TestDb) {
         "createDnsSecondary",
         "listDnsSecondaries",
         "deleteDnsSecondary",
+        "getDnsDefaults",
+        "updateDnsDefaults",
     ] {
         assert!(
             ops.iter().any(|o| o == expected),
@@ -1207,6 +1413,9 @@ db_tests!(
     tenants_and_clients_are_kept_apart,
     zone_files_round_trip,
     knot_secondary_follows_by_axfr_and_notify,
+    tsig_keys_open_only_their_tenants_zones,
+    tenant_defaults_shape_new_zones,
     powerdns_provider_gets_the_zone,
+    rfc2136_provider_updates_a_knot_primary,
     dns01_records_go_through_the_zone_service,
 );

@@ -206,6 +206,125 @@ pub async fn tenant_defaults(c: Conn<'_>, tenant: &TenantId) -> AppResult<ZoneDe
     Ok(configured.unwrap_or_default())
 }
 
+/// The SOA fields and name servers new zones of the tenant start with.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsDefaults {
+    /// The primary name server (SOA MNAME).
+    #[schema(example = "ns1.example.net")]
+    pub primary_ns: String,
+    /// The zone contact, as an e-mail address or SOA RNAME.
+    #[schema(example = "hostmaster@example.net")]
+    pub hostmaster: String,
+    /// The apex NS records of new zones (1 to 13).
+    #[schema(example = json!(["ns1.example.net", "ns2.example.net"]))]
+    pub nameservers: Vec<String>,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// The negative-caching TTL (RFC 2308).
+    pub minimum: u32,
+    pub soa_ttl: u32,
+    pub ns_ttl: u32,
+}
+
+impl From<ZoneDefaults> for DnsDefaults {
+    fn from(d: ZoneDefaults) -> Self {
+        Self {
+            primary_ns: d.primary_ns,
+            hostmaster: d.hostmaster,
+            nameservers: d.nameservers,
+            refresh: d.refresh,
+            retry: d.retry,
+            expire: d.expire,
+            minimum: d.minimum,
+            soa_ttl: d.soa_ttl,
+            ns_ttl: d.ns_ttl,
+        }
+    }
+}
+
+impl From<DnsDefaults> for ZoneDefaults {
+    fn from(d: DnsDefaults) -> Self {
+        Self {
+            primary_ns: d.primary_ns,
+            hostmaster: d.hostmaster,
+            nameservers: d.nameservers,
+            refresh: d.refresh,
+            retry: d.retry,
+            expire: d.expire,
+            minimum: d.minimum,
+            soa_ttl: d.soa_ttl,
+            ns_ttl: d.ns_ttl,
+        }
+    }
+}
+
+pub async fn get_defaults(app: &App, staff: crate::Staff<'_>) -> AppResult<DnsDefaults> {
+    let mut r = app.db.read().await?;
+    Ok(tenant_defaults(r.conn(), staff.0.tenant()).await?.into())
+}
+
+/// Sets the tenant's defaults for new zones (administrators); existing zones keep theirs.
+pub async fn set_defaults(
+    app: &App,
+    caller: &Caller,
+    input: DnsDefaults,
+) -> AppResult<DnsDefaults> {
+    let admin = caller.admin()?;
+    let mut c = Checker::new();
+    let limits = RecordRules::default();
+    for (field, v) in [
+        ("soa_ttl", input.soa_ttl),
+        ("ns_ttl", input.ns_ttl),
+        ("minimum", input.minimum),
+    ] {
+        if v < limits.min_ttl || v > limits.max_ttl {
+            c.push(FieldError::new(
+                field,
+                "range",
+                format!("{} to {} seconds", limits.min_ttl, limits.max_ttl),
+            ));
+        }
+    }
+    if input.nameservers.len() > 13 {
+        c.push(FieldError::new(
+            "nameservers",
+            "count",
+            "at most 13 name servers",
+        ));
+    }
+    let defaults: ZoneDefaults = input.clone().into();
+    let probe = Name::from_ascii("example.com.").map_err(AppError::internal)?;
+    if let Err(e) = dz::new_zone(&probe, &defaults, Utc::now().date_naive()) {
+        for mut f in e.0 {
+            if let Some(rest) = f.field.strip_prefix("defaults.") {
+                f.field = rest.to_owned();
+            }
+            c.push(f);
+        }
+    }
+    c.finish()?;
+    let value = serde_json::to_value(&defaults).map_err(AppError::internal)?;
+    let mut tx = app.db.begin().await?;
+    panel1_store::tenants::set_setting(tx.conn(), admin.0.tenant(), "dns", value.clone()).await?;
+    audit::record(
+        &mut tx,
+        caller,
+        AuditChange {
+            action: "dns.defaults.update",
+            object_type: "tenant",
+            object_id: admin.0.tenant().as_str(),
+            summary: "changed the defaults of new DNS zones".into(),
+            before: None,
+            after: Some(value),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(input)
+}
+
 fn rules(zone: &repo::Zone) -> RecordRules {
     RecordRules {
         default_ttl: u32::try_from(zone.default_ttl).unwrap_or(3600),
@@ -983,7 +1102,14 @@ pub async fn import(
 ) -> AppResult<ImportResult> {
     let z = zone_in_scope(app, &acting.scope, id).await?;
     let (origin, _) = origin_and_soa(&z)?;
-    let imported = zonefile::import_zone(text, &origin, &rules(&z)).map_err(|e| {
+    // Parsing a big file takes seconds of CPU: off the async threads.
+    let (text_owned, origin_owned, rules) = (text.to_owned(), origin.clone(), rules(&z));
+    let parsed = tokio::task::spawn_blocking(move || {
+        zonefile::import_zone(&text_owned, &origin_owned, &rules)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let imported = parsed.map_err(|e| {
         let mut errors: Vec<FieldError> = e
             .errors
             .iter()
@@ -1007,6 +1133,37 @@ pub async fn import(
     store_import(app, acting, id, &origin, imported).await
 }
 
+/// `(relative owner, type, canonical content)` of each record, in order; split over the cores
+/// for big zones.
+fn record_texts(records: &[DnsRecord], origin: &Name) -> Vec<(String, String, String)> {
+    let one = |r: &DnsRecord| {
+        (
+            r.relative_name(origin),
+            r.record_type().to_string(),
+            r.content(),
+        )
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    if records.len() < 50_000 || threads < 2 {
+        return records.iter().map(one).collect();
+    }
+    let size = records.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = records
+            .chunks(size)
+            .map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(records.len());
+        for p in parts {
+            match p.join() {
+                Ok(v) => out.extend(v),
+                Err(_) => return records.iter().map(one).collect(),
+            }
+        }
+        out
+    })
+}
+
 /// Writes an imported zone (already checked) in one transaction.
 pub async fn store_import(
     app: &App,
@@ -1015,22 +1172,34 @@ pub async fn store_import(
     origin: &Name,
     imported: zonefile::ImportedZone,
 ) -> AppResult<ImportResult> {
+    // The stored text of each record, computed before the write transaction (on every core
+    // for a big zone, off the async threads).
+    let origin_owned = origin.clone();
+    let mut records = imported.records;
+    let (records_back, mut texts) = tokio::task::spawn_blocking(move || {
+        let texts = record_texts(&records, &origin_owned);
+        (records, texts)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    records = records_back;
     let mut tx = app.db.begin().await?;
     let z = repo::get_for_update(tx.conn(), &acting.scope, id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let (_, current_soa) = origin_and_soa(&z)?;
-    let mut records = imported.records;
     let has_apex_ns = records
         .iter()
         .any(|r| r.name == *origin && r.record_type() == hickory_proto::rr::RecordType::NS);
     if !has_apex_ns {
         let current = load_records(tx.conn(), &z, origin).await?;
-        records.extend(
-            current.into_iter().map(|(_, r)| r).filter(|r| {
-                r.name == *origin && r.record_type() == hickory_proto::rr::RecordType::NS
-            }),
-        );
+        let kept: Vec<DnsRecord> = current
+            .into_iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.name == *origin && r.record_type() == hickory_proto::rr::RecordType::NS)
+            .collect();
+        texts.extend(record_texts(&kept, origin));
+        records.extend(kept);
     }
     // The serial only moves forward: past the zone's and past the file's.
     let mut soa = imported.soa.unwrap_or_else(|| current_soa.clone());
@@ -1042,16 +1211,6 @@ pub async fn store_import(
     soa.serial = dz::next_serial(base, Utc::now().date_naive());
     repo::delete_all_records(tx.conn(), z.seq).await?;
     let first = z.next_record_id;
-    let texts: Vec<(String, String, String)> = records
-        .iter()
-        .map(|r| {
-            (
-                r.relative_name(origin),
-                r.record_type().to_string(),
-                r.content(),
-            )
-        })
-        .collect();
     let refs: Vec<RecordRef<'_>> = texts
         .iter()
         .zip(&records)

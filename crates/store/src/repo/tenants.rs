@@ -64,6 +64,30 @@ pub async fn list(c: Conn<'_>) -> Result<Vec<Tenant>> {
     rows.into_iter().map(Row::into_model).collect()
 }
 
+/// Sets one top-level key of a tenant's settings (read, changed and written in the caller's
+/// transaction).
+pub async fn set_setting(
+    mut c: Conn<'_>,
+    id: &TenantId,
+    key: &str,
+    value: serde_json::Value,
+) -> Result<bool> {
+    let Some(t) = get(c.reborrow(), id).await? else {
+        return Ok(false);
+    };
+    let mut settings = t.settings;
+    if !settings.is_object() {
+        settings = serde_json::json!({});
+    }
+    if let Some(o) = settings.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+    let n = exec!(c, c => sqlx::query("UPDATE tenants SET settings = $2, updated_at = $3 WHERE id = $1")
+        .bind(id.as_str()).bind(settings.to_string()).bind(now_millis())
+        .execute(c).await)?;
+    Ok(n > 0)
+}
+
 pub async fn count(c: Conn<'_>) -> Result<i64> {
     Ok(on!(c, c => sqlx::query_scalar("SELECT COUNT(*) FROM tenants").fetch_one(c).await)?)
 }

@@ -13,8 +13,8 @@ use panel1_app::dns::providers::{
     self, NewProviderInput, NewSecondaryInput, ProviderInfo, SecondaryInfo,
 };
 use panel1_app::dns::service::{
-    self, Acting, ChangeBatch, ChangeResult, ImportResult, NewZoneInput, RecordBody, RecordOut,
-    ZoneInfo, ZoneListFilter,
+    self, Acting, ChangeBatch, ChangeResult, DnsDefaults, ImportResult, NewZoneInput, RecordBody,
+    RecordOut, ZoneInfo, ZoneListFilter,
 };
 use panel1_core::{ClientId, DnsProviderId, DnsSecondaryId, ValidationError, ZoneId};
 use panel1_store::dns_providers::ProviderCall;
@@ -362,4 +362,26 @@ pub async fn delete_secondary(
     let id: DnsSecondaryId = path_id("DNS secondary", &id)?;
     providers::delete_secondary(&app, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The SOA fields and name servers new zones start with (staff).
+#[utoipa::path(get, path = "/dns/defaults", operation_id = "getDnsDefaults", tag = "dns",
+    responses((status = 200, body = DnsDefaults), (status = 403, body = Problem)))]
+pub async fn get_defaults(
+    State(app): State<App>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<DnsDefaults>> {
+    Ok(Json(service::get_defaults(&app, caller.staff()?).await?))
+}
+
+/// Sets the SOA fields and name servers of new zones (administrators); existing zones keep
+/// theirs.
+#[utoipa::path(put, path = "/dns/defaults", operation_id = "updateDnsDefaults", tag = "dns", request_body = DnsDefaults,
+    responses((status = 200, body = DnsDefaults), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_defaults(
+    State(app): State<App>,
+    Auth(caller): Auth,
+    extract::Json(input): extract::Json<DnsDefaults>,
+) -> ApiResult<Json<DnsDefaults>> {
+    Ok(Json(service::set_defaults(&app, &caller, input).await?))
 }

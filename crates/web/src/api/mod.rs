@@ -166,4 +166,5 @@ pub fn routes() -> OpenApiRouter<App> {
         .routes(routes!(dns::delete_provider))
         .routes(routes!(dns::list_secondaries, dns::create_secondary))
         .routes(routes!(dns::delete_secondary))
+        .routes(routes!(dns::get_defaults, dns::update_defaults))
 }
