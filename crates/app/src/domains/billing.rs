@@ -569,7 +569,7 @@ impl EventHandler for PaidWorkHandler {
                 )
                 .await
             };
-            r.map_err(|e| JobError::retry(format!("releasing paid work: {e}")))?;
+            r.map_err(|e| JobError::retry(format!("releasing paid work: {}", e.detail())))?;
         }
         tx.commit().await?;
         Ok(())

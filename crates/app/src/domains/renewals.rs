@@ -230,7 +230,7 @@ impl Job for RenewalSweep {
     async fn run(&self, app: &App, job: &JobContext) -> Result<(), JobError> {
         let r = sweep(app)
             .await
-            .map_err(|e| JobError::retry(format!("renewal sweep: {e:#}")))?;
+            .map_err(|e| JobError::retry(format!("renewal sweep: {}", e.detail())))?;
         job.report(
             i64::try_from(r.renewals + r.notices + r.revived).unwrap_or(i64::MAX),
             0,
@@ -265,7 +265,7 @@ impl Job for NotifyDomains {
             match notice(app, n).await {
                 Ok(Sent::Done) => {}
                 Ok(Sent::Later(why)) => waiting = Some(why),
-                Err(e) => return Err(JobError::retry(format!("notice: {e:#}"))),
+                Err(e) => return Err(JobError::retry(format!("notice: {}", e.detail()))),
             }
         }
         if let Some(note) = waiting {

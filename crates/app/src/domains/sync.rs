@@ -671,7 +671,7 @@ impl Job for SyncAccount {
             .await
             .map_err(|e| match e {
                 AppError::NotFound { .. } => JobError::permanent(e),
-                other => JobError::retry(format!("{other:#}")),
+                other => JobError::retry(other.detail()),
             })?;
         job.report(counts.checked, counts.failures);
         let mut tx = app.db.begin().await?;
@@ -771,6 +771,18 @@ pub async fn update_sync(
     get_sync(app, Staff(admin.0), account).await
 }
 
+/// The fields a drift entry can be about.
+pub const DRIFT_FIELDS: [&str; 8] = [
+    "expires_at",
+    "state",
+    "statuses",
+    "nameservers",
+    "locked",
+    "privacy",
+    "sponsorship",
+    "existence",
+];
+
 /// What `listDrift` filters on.
 #[derive(Debug, Clone, Default)]
 pub struct DriftQuery {
@@ -786,6 +798,16 @@ pub async fn list_drift(
     q: &DriftQuery,
     page: panel1_core::PageRequest,
 ) -> AppResult<panel1_core::Page<Drift>> {
+    if let Some(f) = &q.field
+        && !DRIFT_FIELDS.contains(&f.as_str())
+    {
+        return Err(panel1_core::ValidationError::field(
+            "field",
+            "one_of",
+            format!("must be one of {}", DRIFT_FIELDS.join(", ")),
+        )
+        .into());
+    }
     let mut r = app.db.read().await?;
     if let Some(id) = &q.domain_id
         && repo::get(r.conn(), &caller.scope(), id).await?.is_none()

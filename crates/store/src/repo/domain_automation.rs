@@ -249,21 +249,22 @@ impl NoticeStage {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Which domains reach this stage at `$1` (now, ms).
+    /// Which domains reach this stage at `$1` (now, ms). Day spans are written out in
+    /// milliseconds: PostgreSQL computes `30 * 86400000` in 32-bit integers and overflows.
     fn condition(self) -> &'static str {
         match self {
             NoticeStage::Reminder30 => {
-                "d.state IN ('active', 'suspended') AND d.expires_at > $1 + 7 * 86400000 AND d.expires_at <= $1 + 30 * 86400000"
+                "d.state IN ('active', 'suspended') AND d.expires_at > $1 + 604800000 AND d.expires_at <= $1 + 2592000000"
             }
             NoticeStage::Reminder7 => {
-                "d.state IN ('active', 'suspended') AND d.expires_at > $1 AND d.expires_at <= $1 + 7 * 86400000"
+                "d.state IN ('active', 'suspended') AND d.expires_at > $1 AND d.expires_at <= $1 + 604800000"
             }
             NoticeStage::RenewalAlert => {
                 "d.auto_renew AND d.state IN ('active', 'expired', 'auto_renew_grace')
-                 AND d.expires_at <= $1 + COALESCE(s.renewal_alert_days, 7) * 86400000 AND d.expires_at > $1 - 45 * 86400000"
+                 AND d.expires_at <= $1 + COALESCE(s.renewal_alert_days, 7) * 86400000 AND d.expires_at > $1 - 3888000000"
             }
             NoticeStage::Expired => {
-                "d.state IN ('active', 'expired', 'auto_renew_grace', 'suspended') AND d.expires_at <= $1 AND d.expires_at > $1 - 5 * 86400000"
+                "d.state IN ('active', 'expired', 'auto_renew_grace', 'suspended') AND d.expires_at <= $1 AND d.expires_at > $1 - 432000000"
             }
         }
     }
