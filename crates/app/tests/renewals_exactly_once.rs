@@ -298,7 +298,9 @@ async fn renewals_happen_exactly_once_despite_kills_faults_and_two_schedulers(t:
     let registry = SandboxRegistry::open(&SandboxConfig::new(&sandbox))
         .await
         .unwrap();
-    let now = registry.now().await.unwrap();
+    // Whole milliseconds, as both stores keep them.
+    let now =
+        DateTime::from_timestamp_millis(registry.now().await.unwrap().timestamp_millis()).unwrap();
     let mut planted: HashMap<String, DateTime<Utc>> = HashMap::new();
     for i in 0..domains {
         let name = format!("due-{i:04}.test");
@@ -461,7 +463,7 @@ async fn renewals_happen_exactly_once_despite_kills_faults_and_two_schedulers(t:
 
     // 3. The credit ledger: one payment per invoice, no refund, the spare left.
     let payments: Vec<(String, i64, i64)> = on!(r.conn(), c => sqlx::query_as(
-        "SELECT kind, COUNT(*), COALESCE(SUM(amount), 0) FROM credit_ledger WHERE tenant_id = $1 GROUP BY kind")
+        "SELECT kind, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_ledger WHERE tenant_id = $1 GROUP BY kind")
         .bind(tenant.as_str()).fetch_all(c).await)
     .unwrap();
     let kinds: HashMap<String, (i64, i64)> =
