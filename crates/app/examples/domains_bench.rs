@@ -35,6 +35,7 @@ struct Args {
     count: usize,
     rate: i64,
     only: Option<String>,
+    skip_sync: bool,
 }
 
 fn args() -> Args {
@@ -42,6 +43,7 @@ fn args() -> Args {
         count: 100_000,
         rate: 100_000,
         only: None,
+        skip_sync: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -54,8 +56,11 @@ fn args() -> Args {
             "--count" => a.count = usize::try_from(num("--count")).unwrap(),
             "--rate" => a.rate = num("--rate"),
             "--only" => a.only = it.next(),
+            "--skip-sync" => a.skip_sync = true,
             other => {
-                panic!("unknown argument {other}; use --count N --rate R --only sqlite|postgres")
+                panic!(
+                    "unknown argument {other}; use --count N --rate R --only sqlite|postgres --skip-sync"
+                )
             }
         }
     }
@@ -75,7 +80,7 @@ struct Figures {
     failures: i64,
 }
 
-async fn run(db: TestDb, count: usize, rate: i64) -> Figures {
+async fn run(db: TestDb, count: usize, rate: i64, skip_sync: bool) -> Figures {
     let backend = match db.backend() {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
@@ -197,6 +202,16 @@ async fn run(db: TestDb, count: usize, rate: i64) -> Figures {
         sweep.as_secs_f64()
     );
 
+    if skip_sync {
+        return Figures {
+            backend,
+            setup,
+            sweep,
+            renewals: report.renewals,
+            notices: report.notices,
+            ..Figures::default()
+        };
+    }
     let t = Instant::now();
     let counts = sync::sync_account(&app, &tenant, &account.id, Some(count), Some(rate))
         .await
@@ -259,10 +274,10 @@ async fn main() {
     let a = args();
     let mut rows = Vec::new();
     if a.only.as_deref() != Some("postgres") {
-        rows.push(run(TestDb::sqlite().await, a.count, a.rate).await);
+        rows.push(run(TestDb::sqlite().await, a.count, a.rate, a.skip_sync).await);
     }
     if a.only.as_deref() != Some("sqlite") {
-        rows.push(run(TestDb::postgres().await, a.count, a.rate).await);
+        rows.push(run(TestDb::postgres().await, a.count, a.rate, a.skip_sync).await);
     }
     let floor = a.count as f64 / a.rate as f64 * 60.0;
     println!();

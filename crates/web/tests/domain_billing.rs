@@ -22,7 +22,9 @@ use panel1_core::SecretString;
 use panel1_core::contact::{Contact, ContactData, DomainContacts};
 use panel1_core::crypto::{Keyring, MasterKey};
 use panel1_core::domain_name::DomainName;
-use panel1_registrar::sandbox::{PlantedDomain, SandboxConfig, SandboxRegistrar, SandboxRegistry};
+use panel1_registrar::sandbox::{
+    Faults, PlantedDomain, SandboxConfig, SandboxRegistrar, SandboxRegistry,
+};
 use panel1_registrar::{IdempotencyKey, Registrar};
 use panel1_store::testing::TestDb;
 use panel1_store::{db_tests, on};
@@ -678,6 +680,56 @@ async fn renewal_is_invoiced_paid_and_done_once(t: TestDb) {
         "{:?}",
         h.subjects()
     );
+
+    // The registrar account runs dry: the paid renewal is refused, the tenant is alerted with
+    // the registrar's words, and once the domain reaches redemption the payment goes back to
+    // the client's credit.
+    h.add_credit(&bob, "7.00").await;
+    let (dry, op) = h.order("dry.test", &bob, &contact).await;
+    h.wait_succeeded(&dry, op["id"].as_str().unwrap()).await;
+    assert_eq!(h.balance(&bob).await, 700);
+    let dry_expiry = time(&h.domain(&dry).await["expires_at"]);
+    h.registry.set_balance(&h.tenant, 0).await.unwrap();
+    h.move_to(dry_expiry, chrono::Duration::days(20)).await;
+    h.sweep().await;
+    let refused = h
+        .wait_op_where(&dry, "the renewal is refused", |o| {
+            o["operation"] == "renew" && o["status"] == "failed"
+        })
+        .await;
+    let dry_inv = refused["invoice_id"].as_str().unwrap().to_owned();
+    assert_eq!(h.invoice(&dry_inv).await["status"], "paid");
+    assert_eq!(h.balance(&bob).await, 300);
+    h.wait_event(&dry, "domain.renewal.failed").await;
+    h.move_to(dry_expiry, chrono::Duration::days(6)).await;
+    h.sweep().await;
+    let alert = h
+        .wait_mail(&["Subject: Renewal of dry.test is failing"])
+        .await;
+    assert!(alert.contains("refused"), "{alert}");
+    h.advance(dry_expiry - h.app.clock.now() + chrono::Duration::days(50))
+        .await;
+    let r = h.post(&format!("/domains/{dry}/sync"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["domain"]["state"], "redemption", "{}", r.body);
+    assert_eq!(
+        h.balance(&bob).await,
+        700,
+        "the renewal's payment is refunded"
+    );
+    assert_eq!(h.ledger_kinds(&bob).await[0], "refund");
+    // Syncing again refunds nothing more.
+    h.advance(chrono::Duration::days(1)).await;
+    let r = h.post(&format!("/domains/{dry}/sync"), json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(h.balance(&bob).await, 700);
+    assert!(
+        h.charges("dry.test")
+            .await
+            .iter()
+            .all(|(op, _)| op != "renew"),
+        "the registry charged no renewal"
+    );
 }
 
 async fn unpaid_renewal_reminds_expires_and_is_restored(t: TestDb) {
@@ -1058,6 +1110,42 @@ async fn sync_reports_drift_planted_in_the_registry(t: TestDb) {
     assert_eq!(h.get("/domain-drift").await.body["total"], 4);
     let s = h.get(&format!("/registrar-accounts/{account}/sync")).await;
     assert!(s.body["last_run_at"].is_string(), "{}", s.body);
+
+    // A registrar that fails every call: each domain is read once in the run (not again and
+    // again until the minute's budget is spent), counted as failed and named.
+    h.advance(chrono::Duration::days(1)).await;
+    h.registry
+        .set_faults(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        })
+        .await
+        .unwrap();
+    let counts = panel1_app::domains::sync::sync_account(
+        &h.app,
+        &tenant,
+        &account.parse().unwrap(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    h.registry.set_faults(Faults::default()).await.unwrap();
+    assert_eq!(
+        (counts.checked, counts.failures, counts.drift),
+        (4, 4, 0),
+        "the four domains still in the account, once each: {counts:?}"
+    );
+    let s = h.get(&format!("/registrar-accounts/{account}/sync")).await;
+    assert_eq!(s.body["last_failures"], 4, "{}", s.body);
+    assert!(
+        s.body["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("injected"),
+        "{}",
+        s.body
+    );
 }
 
 fn registrant(first: &str, email: &str) -> Contact {

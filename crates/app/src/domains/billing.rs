@@ -535,6 +535,10 @@ pub(crate) async fn enqueue_billing(
 pub struct PaidWorkHandler;
 
 impl PaidWorkHandler {
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "handlers are registered as trait objects (`Handlers::with`)"
+    )]
     pub fn new() -> Arc<dyn EventHandler> {
         Arc::new(PaidWorkHandler)
     }
