@@ -58,6 +58,15 @@ impl AppError {
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         AppError::Internal(e.into())
     }
+
+    /// The whole story, the cause of an internal error included: for job errors and logs,
+    /// never for API answers.
+    pub fn detail(&self) -> String {
+        match self {
+            AppError::Internal(e) => format!("internal error: {e:#}"),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl From<StoreError> for AppError {

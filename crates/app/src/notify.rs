@@ -43,7 +43,7 @@ pub const DEFAULT_TEMPLATES: &[(&str, &str, &str)] = &[
     (
         "expiry_reminder",
         "{{ domain }} expires in {{ days }} days",
-        "Hello {{ client_name }},\n\n{{ domain }} expires on {{ expires_at }} ({{ days }} days from now).{% if auto_renew %} It will be renewed automatically when the renewal invoice is paid.{% else %} Renew it in the client area to keep it.{% endif %}\n\n{{ tenant }}\n",
+        "Hello {{ client_name }},\n\n{{ domain }} expires on {{ expires_at }} ({{ days }} days from now).{% if auto_renew %} It will be renewed automatically when the renewal invoice is paid.{% else %} Renew it in the client area to keep it.{% endif %}{% if invoice %}\nInvoice {{ invoice.number }} for {{ invoice.total }} is waiting for payment; you can pay it from your account credit in the client area.{% endif %}\n\n{{ tenant }}\n",
     ),
     (
         "expired_notice",

@@ -535,6 +535,10 @@ pub(crate) async fn enqueue_billing(
 pub struct PaidWorkHandler;
 
 impl PaidWorkHandler {
+    #[expect(
+        clippy::new_ret_no_self,
+        reason = "handlers are registered as trait objects (`Handlers::with`)"
+    )]
     pub fn new() -> Arc<dyn EventHandler> {
         Arc::new(PaidWorkHandler)
     }
@@ -569,7 +573,7 @@ impl EventHandler for PaidWorkHandler {
                 )
                 .await
             };
-            r.map_err(|e| JobError::retry(format!("releasing paid work: {e}")))?;
+            r.map_err(|e| JobError::retry(format!("releasing paid work: {}", e.detail())))?;
         }
         tx.commit().await?;
         Ok(())

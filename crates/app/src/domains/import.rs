@@ -450,7 +450,7 @@ impl Job for ImportDomains {
             .await
             .map_err(|e| match e {
                 AppError::NotFound { .. } => JobError::permanent(e),
-                other => JobError::retry(format!("{other:#}")),
+                other => JobError::retry(other.detail()),
             })?;
         job.report(
             i64::try_from(r.imported).unwrap_or(i64::MAX),

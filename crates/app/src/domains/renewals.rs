@@ -49,6 +49,10 @@ use crate::{Admin, App, AppError, AppResult, Caller, Staff};
 /// Due domains read per batch.
 const BATCH: i64 = 2_000;
 
+/// A renewal untouched this long (real time) is stuck and pushed again; a younger one is
+/// still being billed or run (the sweep that stored it enqueued its billing).
+const STUCK_AFTER: chrono::Duration = chrono::Duration::hours(1);
+
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SweepReport {
@@ -59,6 +63,16 @@ pub struct SweepReport {
     /// Stuck renewals pushed again.
     pub revived: usize,
     pub elapsed_ms: u64,
+    /// Of which: finding due domains and storing their renewals and billing jobs.
+    pub renewals_ms: u64,
+    /// Marking reminders and alerts and enqueueing their jobs.
+    pub notices_ms: u64,
+    /// Looking for stuck renewals and pushing them.
+    pub revive_ms: u64,
+}
+
+fn ms_since(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn renewal_op(d: &DueDomain) -> DomainOperation {
@@ -130,6 +144,8 @@ pub async fn sweep(app: &App) -> AppResult<SweepReport> {
             break;
         }
     }
+    report.renewals_ms = ms_since(started);
+    let phase = Instant::now();
     for stage in NoticeStage::ALL {
         let mut tx = app.db.begin().await?;
         let marked = auto::mark_notices(tx.conn(), now, stage).await?;
@@ -137,8 +153,11 @@ pub async fn sweep(app: &App) -> AppResult<SweepReport> {
         tx.commit().await?;
         report.notices += marked.len();
     }
+    report.notices_ms = ms_since(phase);
+    let phase = Instant::now();
     report.revived = revive(app, &day).await?;
-    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    report.revive_ms = ms_since(phase);
+    report.elapsed_ms = ms_since(started);
     tracing::info!(
         renewals = report.renewals,
         notices = report.notices,
@@ -172,7 +191,7 @@ async fn enqueue_notices(tx: &mut Tx, marked: &[NoticeRef], day: &str) -> AppRes
 async fn revive(app: &App, day: &str) -> AppResult<usize> {
     let stuck = {
         let mut r = app.db.read().await?;
-        auto::stuck_renewals(r.conn(), 1_000).await?
+        auto::stuck_renewals(r.conn(), Utc::now() - STUCK_AFTER, 1_000).await?
     };
     let mut n = 0;
     for s in stuck {
@@ -230,7 +249,7 @@ impl Job for RenewalSweep {
     async fn run(&self, app: &App, job: &JobContext) -> Result<(), JobError> {
         let r = sweep(app)
             .await
-            .map_err(|e| JobError::retry(format!("renewal sweep: {e:#}")))?;
+            .map_err(|e| JobError::retry(format!("renewal sweep: {}", e.detail())))?;
         job.report(
             i64::try_from(r.renewals + r.notices + r.revived).unwrap_or(i64::MAX),
             0,
@@ -265,7 +284,7 @@ impl Job for NotifyDomains {
             match notice(app, n).await {
                 Ok(Sent::Done) => {}
                 Ok(Sent::Later(why)) => waiting = Some(why),
-                Err(e) => return Err(JobError::retry(format!("notice: {e:#}"))),
+                Err(e) => return Err(JobError::retry(format!("notice: {}", e.detail()))),
             }
         }
         if let Some(note) = waiting {
@@ -850,7 +869,15 @@ pub async fn set_auto_renew(
 /// Runs the renewal sweep now (admin), as a job; answers the job.
 pub async fn run_sweep(app: &App, admin: Admin<'_>) -> AppResult<JobId> {
     let mut tx = app.db.begin().await?;
-    let mut job = panel1_jobs::new_job(&RenewalSweep {}, EnqueueOptions::default())?;
+    // The sweep covers every tenant; the job carries the caller's tenant so that its
+    // administrators can follow it (getJob).
+    let mut job = panel1_jobs::new_job(
+        &RenewalSweep {},
+        EnqueueOptions {
+            tenant_id: Some(admin.0.tenant().clone()),
+            ..Default::default()
+        },
+    )?;
     job.unique_key = Some(format!(
         "{}:manual:{}",
         RenewalSweep::KIND,

@@ -19,9 +19,13 @@
 //!   still waiting on a domain that left the account or entered redemption ends (invoice
 //!   voided, or refunded when paid).
 //!
-//! A domain with an operation in progress is skipped (its registry state is moving) and read
-//! on a later round.
+//! A domain with an operation in progress is skipped (its registry state is moving; the
+//! operation reads the registrar itself), and one the registrar could not answer for is
+//! counted as a failure (the run's `last_error` names it): both are read again on the next
+//! pass, and each domain is read at most once per run, so a pile of failing domains never
+//! holds up the rest of the account.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,6 +53,10 @@ use crate::{Admin, App, AppError, AppResult, Caller, Staff};
 const IN_FLIGHT: usize = 8;
 
 /// What the registrar answered about one domain.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one answer per domain in flight (at most 8); boxing would buy nothing"
+)]
 #[derive(Debug, Clone)]
 pub enum Answer {
     Info(DomainInfo),
@@ -363,6 +371,34 @@ async fn apply(
                 "the domain entered redemption: it can only be restored now",
             )
             .await?;
+            // A renewal of the lost term that was paid but failed will never happen now: its
+            // payment goes back to the client's credit (once per invoice).
+            if let Some(term) = read.expires_at {
+                let lost = panel1_store::domain_operations::for_term(
+                    tx.conn(),
+                    &read.tenant_id,
+                    &read.id,
+                    "renew",
+                    term,
+                )
+                .await?;
+                for op in lost {
+                    if op.status == panel1_store::domain_operations::OperationStatus::Failed
+                        && let Some(inv) = &op.invoice_id
+                    {
+                        super::billing::settle_unused_invoice(
+                            &mut tx,
+                            &read.tenant_id,
+                            inv,
+                            &format!(
+                                "{} entered redemption before it could be renewed",
+                                read.name_unicode
+                            ),
+                        )
+                        .await?;
+                    }
+                }
+            }
         }
         DomainState::TransferredAway | DomainState::Cancelled if read.state != n.state => {
             super::billing::abandon_waiting(
@@ -424,6 +460,9 @@ pub async fn sync_account(
     let mut issued: u32 = 0;
     let mut last_error = None;
     let mut remaining = limit;
+    // Domains read in this run: a domain the registrar could not answer for, or that changed
+    // while it was read, is not read twice in one run.
+    let mut seen: HashSet<DomainId> = HashSet::new();
     while remaining > 0 {
         let page = {
             let mut r = app.db.read().await?;
@@ -435,6 +474,11 @@ pub async fn sync_account(
             )
             .await?
         };
+        let full_page = page.len() == remaining.min(1_000);
+        let page: Vec<Domain> = page
+            .into_iter()
+            .filter(|d| seen.insert(d.id.clone()))
+            .collect();
         if page.is_empty() {
             break;
         }
@@ -478,18 +522,22 @@ pub async fn sync_account(
                 &mut last_error,
             );
         }
+        for (read, plan) in changed {
+            let has_drift = !plan.drift.is_empty();
+            match apply(app, &read, plan, now).await? {
+                Some(_) if has_drift => counts.drift += 1,
+                Some(_) => {}
+                // An operation is under way (it reads the registrar itself) or the domain
+                // changed meanwhile: read again on the next pass, unless it changed.
+                None => unchanged.push((read.id.clone(), read.updated_at)),
+            }
+        }
         if !unchanged.is_empty() {
             let mut tx = app.db.begin().await?;
             repo::mark_synced(tx.conn(), &unchanged, now).await?;
             tx.commit().await?;
         }
-        for (read, plan) in changed {
-            let has_drift = !plan.drift.is_empty();
-            if apply(app, &read, plan, now).await?.is_some() && has_drift {
-                counts.drift += 1;
-            }
-        }
-        if got < 1_000 {
+        if !full_page {
             break;
         }
     }
@@ -517,6 +565,9 @@ fn sort(
         counts.failures += 1;
         tracing::warn!(domain = %d.name, error = %e, "the registrar could not say how the domain stands");
         *last_error = Some(format!("{}: {e}", d.name));
+        // Stamped all the same: it is read again on the next pass, and the domains behind
+        // it are not held up (a run that re-read its failures first would never reach them).
+        unchanged.push((d.id.clone(), d.updated_at));
         return;
     }
     match reconcile(&d, &answer, now) {
@@ -671,7 +722,7 @@ impl Job for SyncAccount {
             .await
             .map_err(|e| match e {
                 AppError::NotFound { .. } => JobError::permanent(e),
-                other => JobError::retry(format!("{other:#}")),
+                other => JobError::retry(other.detail()),
             })?;
         job.report(counts.checked, counts.failures);
         let mut tx = app.db.begin().await?;
@@ -771,6 +822,18 @@ pub async fn update_sync(
     get_sync(app, Staff(admin.0), account).await
 }
 
+/// The fields a drift entry can be about.
+pub const DRIFT_FIELDS: [&str; 8] = [
+    "expires_at",
+    "state",
+    "statuses",
+    "nameservers",
+    "locked",
+    "privacy",
+    "sponsorship",
+    "existence",
+];
+
 /// What `listDrift` filters on.
 #[derive(Debug, Clone, Default)]
 pub struct DriftQuery {
@@ -786,6 +849,16 @@ pub async fn list_drift(
     q: &DriftQuery,
     page: panel1_core::PageRequest,
 ) -> AppResult<panel1_core::Page<Drift>> {
+    if let Some(f) = &q.field
+        && !DRIFT_FIELDS.contains(&f.as_str())
+    {
+        return Err(panel1_core::ValidationError::field(
+            "field",
+            "one_of",
+            format!("must be one of {}", DRIFT_FIELDS.join(", ")),
+        )
+        .into());
+    }
     let mut r = app.db.read().await?;
     if let Some(id) = &q.domain_id
         && repo::get(r.conn(), &caller.scope(), id).await?.is_none()

@@ -190,7 +190,7 @@ pub async fn due_for_renewal(
          LEFT JOIN domain_settings s ON s.tenant_id = d.tenant_id
          LEFT JOIN domain_tld_settings t ON t.tenant_id = d.tenant_id AND t.tld = d.tld
          WHERE d.expires_at IS NOT NULL AND d.expires_at <= $1
-           AND (d.expires_at > $2 OR (d.expires_at = $2 AND d.id > $3))
+           AND (d.expires_at, d.id) > ($2, $3)
            AND d.auto_renew AND d.state IN ('active', 'expired', 'auto_renew_grace')
            AND d.expires_at <= $4 + COALESCE(t.renewal_buffer_days, s.renewal_buffer_days, 30) * 86400000
            AND NOT EXISTS (SELECT 1 FROM domain_operations o WHERE o.tenant_id = d.tenant_id AND o.domain_id = d.id
@@ -249,21 +249,22 @@ impl NoticeStage {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// Which domains reach this stage at `$1` (now, ms).
+    /// Which domains reach this stage at `$1` (now, ms). Day spans are written out in
+    /// milliseconds: PostgreSQL computes `30 * 86400000` in 32-bit integers and overflows.
     fn condition(self) -> &'static str {
         match self {
             NoticeStage::Reminder30 => {
-                "d.state IN ('active', 'suspended') AND d.expires_at > $1 + 7 * 86400000 AND d.expires_at <= $1 + 30 * 86400000"
+                "d.state IN ('active', 'suspended') AND d.expires_at > $1 + 604800000 AND d.expires_at <= $1 + 2592000000"
             }
             NoticeStage::Reminder7 => {
-                "d.state IN ('active', 'suspended') AND d.expires_at > $1 AND d.expires_at <= $1 + 7 * 86400000"
+                "d.state IN ('active', 'suspended') AND d.expires_at > $1 AND d.expires_at <= $1 + 604800000"
             }
             NoticeStage::RenewalAlert => {
                 "d.auto_renew AND d.state IN ('active', 'expired', 'auto_renew_grace')
-                 AND d.expires_at <= $1 + COALESCE(s.renewal_alert_days, 7) * 86400000 AND d.expires_at > $1 - 45 * 86400000"
+                 AND d.expires_at <= $1 + COALESCE(s.renewal_alert_days, 7) * 86400000 AND d.expires_at > $1 - 3888000000"
             }
             NoticeStage::Expired => {
-                "d.state IN ('active', 'expired', 'auto_renew_grace', 'suspended') AND d.expires_at <= $1 AND d.expires_at > $1 - 5 * 86400000"
+                "d.state IN ('active', 'expired', 'auto_renew_grace', 'suspended') AND d.expires_at <= $1 AND d.expires_at > $1 - 432000000"
             }
         }
     }
@@ -332,31 +333,38 @@ pub struct StuckRenewal {
     pub invoice_status: Option<String>,
 }
 
-/// The renewals of current terms that the sweep should push again (at most `limit`).
-/// Failures a person must look at (`needs_review`), voided invoices and domains that left the
-/// account are not retried.
-pub async fn stuck_renewals(c: Conn<'_>, limit: i64) -> Result<Vec<StuckRenewal>> {
-    let rows: Vec<(
+/// The renewals of current terms that the sweep should push again (at most `limit`), among
+/// those untouched since `idle_before` (a renewal stored a moment ago is still being billed:
+/// it is not stuck). Failures a person must look at (`needs_review`), voided invoices and
+/// domains that left the account are not retried.
+pub async fn stuck_renewals(
+    c: Conn<'_>,
+    idle_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<StuckRenewal>> {
+    /// tenant, operation, domain, status, invoice, invoice status
+    type Row = (
         String,
         String,
         String,
         String,
         Option<String>,
         Option<String>,
-    )> = on!(c, c => sqlx::query_as(
+    );
+    let rows: Vec<Row> = on!(c, c => sqlx::query_as(
         "SELECT o.tenant_id, o.id, o.domain_id, o.status, o.invoice_id, i.status
          FROM domain_operations o
          JOIN domains d ON d.id = o.domain_id AND d.tenant_id = o.tenant_id
          LEFT JOIN invoices i ON i.id = o.invoice_id
          LEFT JOIN domain_settings s ON s.tenant_id = o.tenant_id
-         WHERE o.operation = 'renew' AND o.expiry_before = d.expires_at
+         WHERE o.operation = 'renew' AND o.expiry_before = d.expires_at AND o.updated_at < $2
            AND d.state IN ('active', 'expired', 'auto_renew_grace')
            AND ((o.status = 'awaiting_payment' AND (o.invoice_id IS NULL OR i.status = 'paid'))
                 OR (o.status = 'failed' AND COALESCE(o.failure_kind, '') NOT IN ('needs_review', 'invoice_voided', 'domain_gone', 'superseded')
                     AND (i.status = 'paid' OR o.invoice_id IS NULL OR COALESCE(s.work_on_credit, FALSE))))
          ORDER BY o.created_at, o.id
          LIMIT $1")
-        .bind(limit).fetch_all(c).await)?;
+        .bind(limit).bind(to_millis(idle_before)).fetch_all(c).await)?;
     rows.into_iter()
         .map(|(t, o, d, st, inv, ist)| {
             Ok(StuckRenewal {
@@ -627,7 +635,9 @@ pub async fn sync_state(
     tenant: &TenantId,
     account: &RegistrarAccountId,
 ) -> Result<SyncState> {
-    let row: Option<(Option<i64>, Option<i64>, i64, i64, i64, Option<String>)> = on!(c, c => sqlx::query_as(
+    /// rate, last run, checked, drift, failures, last error
+    type Row = (Option<i64>, Option<i64>, i64, i64, i64, Option<String>);
+    let row: Option<Row> = on!(c, c => sqlx::query_as(
         "SELECT rate_per_minute, last_run_at, last_checked, last_drift, last_failures, last_error FROM registrar_sync
          WHERE tenant_id = $1 AND account_id = $2")
         .bind(tenant.as_str()).bind(account.as_str()).fetch_optional(c).await)?;

@@ -368,22 +368,36 @@ pub async fn count_for_account(
 /// Up to `limit` of an account's domains that the sync follows (not ended, not pending) and
 /// that were not read from the registrar since `cutoff`, least recently synced first.
 pub async fn to_sync(
-    c: Conn<'_>,
+    mut c: Conn<'_>,
     account: &RegistrarAccountId,
     cutoff: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<Domain>> {
-    let order = match c.backend() {
-        crate::Backend::Postgres => "synced_at NULLS FIRST, id",
-        crate::Backend::Sqlite => "synced_at, id",
-    };
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM domains WHERE registrar_account_id = $1 AND (synced_at IS NULL OR synced_at < $2)
-           AND state NOT IN ('cancelled', 'transferred_away', 'pending_registration', 'pending_transfer_in')
-         ORDER BY {order} LIMIT $3"
+    // Never synced first, then the oldest: two index-ordered reads of
+    // (registrar_account_id, synced_at, id), where one `IS NULL OR <` read would sort every
+    // candidate of the account for each page.
+    const FOLLOWED: &str = "state NOT IN ('cancelled', 'transferred_away', 'pending_registration', 'pending_transfer_in')";
+    let never = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM domains WHERE registrar_account_id = $1 AND synced_at IS NULL AND {FOLLOWED}
+         ORDER BY id LIMIT $2"
     ));
-    let rows: Vec<Row> = on!(c, c => sqlx::query_as(sql).bind(account.as_str()).bind(to_millis(cutoff)).bind(limit).fetch_all(c).await)?;
-    rows.into_iter().map(Row::into_model).collect()
+    let rows: Vec<Row> = on!(c.reborrow(), c => sqlx::query_as(never).bind(account.as_str()).bind(limit).fetch_all(c).await)?;
+    let mut list: Vec<Domain> = rows
+        .into_iter()
+        .map(Row::into_model)
+        .collect::<Result<_>>()?;
+    let left = limit - i64::try_from(list.len()).unwrap_or(limit);
+    if left > 0 {
+        let old = sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM domains WHERE registrar_account_id = $1 AND synced_at < $2 AND {FOLLOWED}
+             ORDER BY synced_at, id LIMIT $3"
+        ));
+        let rows: Vec<Row> = on!(c, c => sqlx::query_as(old).bind(account.as_str()).bind(to_millis(cutoff)).bind(left).fetch_all(c).await)?;
+        for r in rows {
+            list.push(r.into_model()?);
+        }
+    }
+    Ok(list)
 }
 
 /// Stamps `synced_at` on domains the sync found unchanged (one statement per 500), unless
