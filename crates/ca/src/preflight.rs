@@ -6,7 +6,9 @@
 //!   one of its identities (`letsencrypt.org`) and its RFC 8657 parameters (`accounturi`,
 //!   `validationmethods`) allow this account and method. No relevant property means anyone
 //!   may issue; an unknown property with the critical flag forbids everything; a lookup that
-//!   fails (SERVFAIL, timeout) is an error, because the CA would refuse too.
+//!   fails (SERVFAIL, timeout) is an error, because the CA would refuse too. NXDOMAIN at any
+//!   level, and REFUSED above the name itself (an authoritative-only server such as Panel1's
+//!   refuses the parents of its zones), mean "no CAA RRset here": climbing goes on.
 //! - [`Preflight::check_resolves`]: HTTP-01 names must have an A or AAAA record.
 //! - [`check_methods`]: wildcards need DNS-01, with an error that says so.
 //! - [`Preflight::authoritative_servers`] and [`Preflight::wait_txt_visible`]: find the zone
@@ -229,12 +231,23 @@ impl Preflight {
                     at: at.clone(),
                     reason: e.to_string(),
                 })?;
-            if !matches!(ans.rcode, ResponseCode::NoError | ResponseCode::NXDomain) {
-                return Err(PreflightError::CaaLookupFailed {
-                    name: name.to_owned(),
-                    at,
-                    reason: format!("the server answered {}", ans.rcode),
-                });
+            match ans.rcode {
+                ResponseCode::NoError | ResponseCode::NXDomain => {}
+                // An authoritative-only server (Panel1's own, asked as `ssl_resolver`) refuses
+                // the parents of the zones it serves: it holds no CAA record there, which is
+                // not a failed lookup. Climbing goes on (a higher zone may be served again);
+                // the name itself must be answered.
+                ResponseCode::Refused if i > 0 => {
+                    tracing::debug!(%name, %at, "CAA lookup refused above the name; climbing on");
+                    continue;
+                }
+                rcode => {
+                    return Err(PreflightError::CaaLookupFailed {
+                        name: name.to_owned(),
+                        at,
+                        reason: format!("the server answered {rcode}"),
+                    });
+                }
             }
             let caa: Vec<CAA> = ans
                 .records(RecordType::CAA)

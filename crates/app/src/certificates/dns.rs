@@ -210,6 +210,20 @@ pub fn publisher_for(tenant: &TenantId, name: &str) -> Option<(String, Arc<dyn C
         .map(|r| (r.zone.clone(), r.publisher.clone()))
 }
 
+/// Who writes records at `name` for the tenant: a registered publisher, else a zone of the
+/// tenant in Panel1 (the zone service). Publishing and removing both go through this, so a
+/// record is removed the way it was written.
+pub async fn publisher_at(
+    app: &App,
+    tenant: &TenantId,
+    name: &str,
+) -> Option<Arc<dyn ChallengeDns>> {
+    match publisher_for(tenant, name) {
+        Some((_, p)) => Some(p),
+        None => crate::dns::challenge::publisher(app, tenant, name).await,
+    }
+}
+
 /// How one identifier's DNS-01 record will be published.
 pub struct DnsPlan {
     /// `hosted`, `provider` or `manual`.
@@ -258,16 +272,9 @@ pub async fn plan(
             record.clone()
         }
     };
-    // A registered publisher, else a zone of the tenant in Panel1 (the zone service).
-    let find = |name: String| async move {
-        match publisher_for(tenant, &name) {
-            Some((_, p)) => Some(p),
-            None => crate::dns::challenge::publisher(app, tenant, &name).await,
-        }
-    };
-    let found = match find(effective.clone()).await {
+    let found = match publisher_at(app, tenant, &effective).await {
         Some(p) => Some((p, effective)),
-        None => find(base_name(identifier).to_owned())
+        None => publisher_at(app, tenant, base_name(identifier))
             .await
             .map(|p| (p, record.clone())),
     };

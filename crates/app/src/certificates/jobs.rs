@@ -1366,7 +1366,7 @@ impl<'a> Issuance<'a> {
                 && matches!(r.dns_mode.as_deref(), Some("hosted" | "provider"))
             {
                 let target = r.effective_name.clone().unwrap_or_else(|| name.clone());
-                if let Some((_, p)) = dns::publisher_for(tenant, &target)
+                if let Some(p) = dns::publisher_at(self.app, tenant, &target).await
                     && let Err(e) = p.remove(&target, value).await
                 {
                     tracing::warn!(record = %target, error = %e, "could not remove a DNS-01 record");

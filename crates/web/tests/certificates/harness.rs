@@ -1,5 +1,6 @@
 //! A Panel1 (real router, real job workers, SQLite or PostgreSQL) with a real Pebble whose
-//! HTTP-01 port is Panel1's HTTP port, and a test DNS server both resolve through.
+//! HTTP-01 port is Panel1's HTTP port, and a test DNS server both resolve through — or, with
+//! [`Options::panel1_dns`], Panel1's own authoritative DNS server in its place.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use panel1_app::certificates::dns::{ChallengeDns, ChallengeDnsError};
 use panel1_app::{App, Settings, bootstrap, events, worker};
-use panel1_ca::testing::{Pebble, PebbleOptions, TestDns};
+use panel1_ca::testing::{Pebble, PebbleOptions, TestDns, free_udp_tcp_port};
 use panel1_core::crypto::{Keyring, MasterKey};
 use panel1_store::testing::TestDb;
 use reqwest::{Method, StatusCode};
@@ -52,10 +53,17 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Start no job workers (the test runs its own).
     pub no_workers: bool,
+    /// Start Panel1's own DNS server (`app::dns::view`, as `panel1 serve` does) on a loopback
+    /// port, and point Pebble's resolver and Panel1's pre-flight checks (`ssl_resolver`,
+    /// `ssl_nameserver_port`) at it instead of the test DNS server. Only the zones hosted in
+    /// Panel1 resolve then.
+    pub panel1_dns: bool,
 }
 
 pub struct Env {
     pub dns: Arc<TestDns>,
+    /// Panel1's own DNS server (UDP and TCP), with [`Options::panel1_dns`].
+    pub panel1_dns: Option<SocketAddr>,
     pub pebble: Pebble,
     pub url: String,
     pub app: App,
@@ -84,7 +92,13 @@ impl Env {
         let dns = Arc::new(TestDns::start(Some(Ipv4Addr::LOCALHOST)).await.unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mut po = PebbleOptions::new(dns.addr());
+        // Panel1's server starts after the app (it reads the zones); its port is chosen now,
+        // because Pebble and the settings must name it first.
+        let panel1_dns = opts
+            .panel1_dns
+            .then(|| SocketAddr::from((Ipv4Addr::LOCALHOST, free_udp_tcp_port())));
+        let resolver = panel1_dns.unwrap_or(dns.addr());
+        let mut po = PebbleOptions::new(resolver);
         po.http_port = Some(port);
         po.eab_keys = opts.eab_keys.clone();
         let pebble = Pebble::start(po).await.unwrap();
@@ -109,10 +123,10 @@ impl Env {
                 "PANEL1_SSL_PROBE_ROOTS_FILE".into(),
                 issuing.display().to_string(),
             ),
-            ("PANEL1_SSL_RESOLVER".into(), dns.addr().to_string()),
+            ("PANEL1_SSL_RESOLVER".into(), resolver.to_string()),
             (
                 "PANEL1_SSL_NAMESERVER_PORT".into(),
-                dns.addr().port().to_string(),
+                resolver.port().to_string(),
             ),
             ("PANEL1_SSL_RETRY_MS".into(), "200".into()),
             ("PANEL1_SSL_ISSUE_ATTEMPTS".into(), "3".into()),
@@ -133,6 +147,13 @@ impl Env {
         let app = App::new(db.db.clone(), keyring, settings, handlers).unwrap();
         let b = bootstrap::run(&app, "test").await.unwrap();
         let cancel = CancellationToken::new();
+        if let Some(addr) = panel1_dns {
+            let h = panel1_app::dns::view::start_server_on(&app, addr, cancel.clone())
+                .await
+                .unwrap();
+            assert_eq!(h.udp_addr, addr);
+            assert_eq!(h.tcp_addr, addr);
+        }
         let router = panel1_web::router(app.clone());
         let c = cancel.clone();
         tokio::spawn(async move {
@@ -145,6 +166,7 @@ impl Env {
         });
         let env = Env {
             dns,
+            panel1_dns,
             pebble,
             url: format!("http://127.0.0.1:{port}"),
             app,

@@ -1,15 +1,16 @@
 //! Issuance paths, renewal and revocation.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-use panel1_app::certificates::dns::{register_zone, unregister_zone};
+use hickory_proto::rr::RecordType;
+use panel1_ca::dns::DnsClient;
 use panel1_store::db_tests;
 use panel1_store::testing::TestDb;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::harness::{Env, Options, TestZone, unique};
+use crate::harness::{Env, Options, unique};
 
 async fn http01_single_name_through_the_api(t: TestDb) {
     let env = Env::start(t).await;
@@ -204,12 +205,104 @@ pub async fn user_token(env: &Env, email: &str, client: &str) -> String {
     r.body["secret"].as_str().unwrap().to_owned()
 }
 
+/// The TXT values Panel1's DNS server answers at `name` (asked as an authoritative question).
+async fn served_txt(server: SocketAddr, name: &str) -> Vec<String> {
+    DnsClient::new(server)
+        .query(name, RecordType::TXT, false)
+        .await
+        .unwrap()
+        .txt_values()
+}
+
+/// DNS-01 for a wildcard and its apex in a zone hosted by Panel1, with Pebble resolving
+/// through Panel1's own DNS server: the zone is created through the API, the TXT records are
+/// written through the zone service (audited as the system actor `certificates`), Panel1's
+/// checks (CAA, "served by every authoritative server") and Pebble's validation both ask
+/// Panel1's server, and the records are removed afterwards.
 async fn dns01_wildcard_plus_apex(t: TestDb) {
-    let env = Env::start(t).await;
+    let env = Env::with(
+        t,
+        Options {
+            panel1_dns: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let server = env.panel1_dns.unwrap();
     let client = env.client("Ann").await;
     let zone = format!("{}.test", unique("zone"));
-    env.dns.add_zone(&zone);
-    register_zone(None, &zone, Arc::new(TestZone(env.dns.clone())));
+    let r = env
+        .post(
+            "/api/v1/dns/zones",
+            json!({"name": zone, "client_id": client}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let zid = r.body["id"].as_str().unwrap().to_owned();
+    let records = format!("/api/v1/dns/zones/{zid}/records");
+
+    // The zone's name servers are Panel1's server: in-zone names on loopback (asked on
+    // `ssl_nameserver_port`) instead of the tenant's default `ns1.panel1.invalid`. And a CAA
+    // record that allows only another CA, below the apex.
+    let ns = env.get(&format!("{records}?type=NS&limit=100")).await;
+    assert_eq!(ns.status, StatusCode::OK, "{}", ns.body);
+    let old_ns: Vec<Value> = ns.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert!(!old_ns.is_empty(), "{}", ns.body);
+    let r = env
+        .send(
+            Method::PATCH,
+            &records,
+            &env.token,
+            Some(json!({
+                "delete": old_ns,
+                "create": [
+                    {"name": "@", "type": "NS", "content": format!("ns1.{zone}.")},
+                    {"name": "@", "type": "NS", "content": format!("ns2.{zone}.")},
+                    {"name": "ns1", "type": "A", "content": "127.0.0.1"},
+                    {"name": "ns2", "type": "A", "content": "127.0.0.1"},
+                    {"name": "other-ca", "type": "CAA", "content": "0 issue \"ca.invalid\""},
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let ns1 = format!("ns1.{zone}");
+    let started = Instant::now();
+    loop {
+        let a = DnsClient::new(server)
+            .query(&zone, RecordType::NS, false)
+            .await
+            .unwrap();
+        if a.answers.iter().any(|r| r.data.to_string().contains(&ns1)) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "Panel1's DNS server does not serve the new NS set: {a:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // CAA is read from Panel1's server: a name whose CAA allows another CA stops before any
+    // order, with the record in the message.
+    let id = env
+        .issue(json!({"client_id": client, "names": [format!("other-ca.{zone}")], "validation_method": "dns-01"}))
+        .await;
+    let cert = env.wait_status(&id, &["issued", "failed"]).await;
+    assert_eq!(cert["status"], "failed", "{cert}");
+    assert_eq!(cert["failure_kind"], "caa", "{cert}");
+    assert!(
+        cert["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("ca.invalid"),
+        "{cert}"
+    );
 
     // A wildcard cannot be validated with HTTP-01, and the refusal says so.
     let r = env
@@ -226,22 +319,105 @@ async fn dns01_wildcard_plus_apex(t: TestDb) {
         r.body
     );
 
+    // The CAA climb from the apex meets `test`, which Panel1's server refuses (it is not
+    // authoritative there): no CAA record, so anyone may issue.
+    let record = format!("_acme-challenge.{zone}");
     let id = env
-        .issue(json!({"client_id": client, "names": [format!("*.{zone}"), zone], "key_type": "ecdsa-p384"}))
+        .issue(json!({"client_id": client, "names": [format!("*.{zone}"), zone], "key_type": "ecdsa-p384", "dns_mode": "hosted"}))
         .await;
-    let cert = env.wait_status(&id, &["issued", "failed"]).await;
+    // While the order runs, the records are visible through the API and on the server.
+    let started = Instant::now();
+    let mut listed = Vec::new();
+    let mut served = Vec::new();
+    let cert = loop {
+        let c = env.get(&format!("/api/v1/certificates/{id}")).await.body;
+        let txt = env
+            .get(&format!("{records}?name=_acme-challenge&type=TXT"))
+            .await;
+        assert_eq!(txt.status, StatusCode::OK, "{}", txt.body);
+        for r in txt.body["items"].as_array().unwrap() {
+            let v = r["content"].as_str().unwrap().trim_matches('"').to_owned();
+            if !listed.contains(&v) {
+                listed.push(v);
+            }
+        }
+        for v in served_txt(server, &record).await {
+            if !served.contains(&v) {
+                served.push(v);
+            }
+        }
+        if ["issued", "failed"].contains(&c["status"].as_str().unwrap_or_default()) {
+            break c;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "not issued in time: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(cert["status"], "issued", "{cert}");
     assert_eq!(cert["validation_method"], "dns-01");
     assert_eq!(cert["key_type"], "ecdsa-p384");
     let vals = cert["validations"].as_array().unwrap();
     assert_eq!(vals.len(), 2, "{cert}");
+    let mut values = Vec::new();
     for v in vals {
         assert_eq!(v["dns_mode"], "hosted", "{v}");
-        assert_eq!(v["record_name"], format!("_acme-challenge.{zone}"));
+        assert_eq!(v["record_name"], record.as_str());
         assert_eq!(v["status"], "valid");
+        values.push(v["record_value"].as_str().unwrap().to_owned());
     }
-    // Both values were served at one name and are removed afterwards.
-    assert!(env.dns.txt(&format!("_acme-challenge.{zone}")).is_empty());
+    assert_ne!(values[0], values[1], "{cert}");
+    eprintln!(
+        "seen while the order ran: {} of 2 values listed by the API, {} served",
+        values.iter().filter(|v| listed.contains(v)).count(),
+        values.iter().filter(|v| served.contains(v)).count()
+    );
+
+    // Removed before the certificate was stored: gone from the zone and from the server.
+    let txt = env
+        .get(&format!("{records}?name=_acme-challenge&type=TXT"))
+        .await;
+    assert_eq!(txt.body["items"], json!([]), "{}", txt.body);
+    let started = Instant::now();
+    while !served_txt(server, &record).await.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "Panel1's server still answers the challenge"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Both values were written through the zone service and removed the same way, by the
+    // system actor `certificates`, in the zone's audit log.
+    let audit = env
+        .get(&format!(
+            "/api/v1/audit?object_type=dns_zone&object_id={zid}&limit=100"
+        ))
+        .await;
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.body);
+    let by_certificates: Vec<&Value> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["kind"] == "system" && e["actor"]["id"] == "certificates")
+        .collect();
+    let mut created = Vec::new();
+    let mut deleted = 0;
+    for e in &by_certificates {
+        assert_eq!(e["action"], "dns.zone.change", "{e}");
+        for r in e["after"]["created"].as_array().unwrap() {
+            assert_eq!(r["type"], "TXT", "{r}");
+            assert_eq!(r["name"], "_acme-challenge", "{r}");
+            created.push(r["content"].as_str().unwrap().trim_matches('"').to_owned());
+        }
+        deleted += e["after"]["deleted"].as_array().unwrap().len();
+    }
+    created.sort();
+    values.sort();
+    assert_eq!(created, values, "{}", audit.body);
+    assert_eq!(deleted, 2, "{}", audit.body);
+
     let d = env
         .get(&format!("/api/v1/certificates/{id}/download"))
         .await;
@@ -249,7 +425,6 @@ async fn dns01_wildcard_plus_apex(t: TestDb) {
         panel1_ca::CertificateChain::from_pem(d.body["fullchain_pem"].as_str().unwrap()).unwrap();
     assert!(chain.leaf.matches_host(&format!("www.{zone}")));
     assert!(chain.leaf.matches_host(&zone));
-    unregister_zone(None, &zone);
 }
 
 async fn multi_domain_certificate(t: TestDb) {
@@ -488,15 +663,10 @@ async fn external_account_binding(t: TestDb) {
     env.assert_no_key_in_database().await;
 }
 
-db_tests!(http01_single_name_through_the_api);
+db_tests!(http01_single_name_through_the_api, dns01_wildcard_plus_apex);
 
 mod sqlite_only {
     use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn dns01_wildcard_plus_apex() {
-        super::dns01_wildcard_plus_apex(TestDb::sqlite().await).await
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn multi_domain_certificate() {
