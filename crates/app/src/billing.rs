@@ -109,14 +109,14 @@ pub fn price_from_input(i: &TldPriceInput) -> Result<(TldPrice, Vec<String>), Va
         ),
         None => (None, None),
     };
-    if let Some(e) = i.ending {
-        if !(0..=99).contains(&e) {
-            c.push(FieldError::new(
-                "ending",
-                "range",
-                "must be 0 to 99 (the last two digits of the price in minor units)",
-            ));
-        }
+    if let Some(e) = i.ending
+        && !(0..=99).contains(&e)
+    {
+        c.push(FieldError::new(
+            "ending",
+            "range",
+            "must be 0 to 99 (the last two digits of the price in minor units)",
+        ));
     }
     match (&i.price, &i.markup, &i.cost) {
         (None, None, _) => c.push(FieldError::new(
@@ -152,12 +152,12 @@ pub fn price_from_input(i: &TldPriceInput) -> Result<(TldPrice, Vec<String>), Va
         }
     };
     let mut warnings = Vec::new();
-    if let Some(cost) = cost {
-        if amount.amount < cost.amount {
-            warnings.push(format!(
-                "the price {amount} is below the registrar's cost {cost}: every sale loses money"
-            ));
-        }
+    if let Some(cost) = cost
+        && amount.amount < cost.amount
+    {
+        warnings.push(format!(
+            "the price {amount} is below the registrar's cost {cost}: every sale loses money"
+        ));
     }
     let markup = i
         .markup
@@ -520,7 +520,7 @@ pub async fn pay(app: &App, caller: &Caller, id: &InvoiceId) -> AppResult<Invoic
         &mut tx,
         caller.tenant(),
         id,
-        &caller.principal.user_id.to_string(),
+        caller.principal.user_id.as_ref(),
     )
     .await?;
     match out {
@@ -677,7 +677,7 @@ pub async fn add_credit(
             kind: "credit",
             invoice_id: None,
             note: note.as_deref(),
-            actor: Some(&staff.0.principal.user_id.to_string()),
+            actor: Some(staff.0.principal.user_id.as_ref()),
             allow_negative: true,
         },
     )

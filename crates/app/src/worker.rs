@@ -98,10 +98,19 @@ impl Job for Prune {
         let old = Utc::now() - chrono::Duration::days(90);
         let events = panel1_store::events::prune(tx.conn(), old).await?;
         let deliveries = panel1_store::webhooks::prune_deliveries(tx.conn(), old).await?;
-        job.report(i64::try_from(jobs + keys + events + deliveries).unwrap_or(i64::MAX), 0);
+        job.report(
+            i64::try_from(jobs + keys + events + deliveries).unwrap_or(i64::MAX),
+            0,
+        );
         job.complete_in(&mut tx).await?;
         tx.commit().await?;
-        tracing::info!(jobs, idempotency_keys = keys, events, deliveries, "pruned old records");
+        tracing::info!(
+            jobs,
+            idempotency_keys = keys,
+            events,
+            deliveries,
+            "pruned old records"
+        );
         Ok(())
     }
 }

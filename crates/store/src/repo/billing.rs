@@ -382,10 +382,10 @@ pub async fn get_invoice(
     ));
     let row: Option<InvoiceRow> = on!(c.reborrow(), c => sqlx::query_as(sql).bind(scope.tenant_id.as_str()).bind(id.as_str()).fetch_optional(c).await)?;
     let Some(row) = row else { return Ok(None) };
-    if let Some(cl) = &scope.client_id {
-        if cl.as_str() != row.client_id {
-            return Ok(None);
-        }
+    if let Some(cl) = &scope.client_id
+        && cl.as_str() != row.client_id
+    {
+        return Ok(None);
     }
     Ok(with_lines(c, vec![row]).await?.pop())
 }
@@ -409,10 +409,10 @@ pub async fn list_invoices(
         binds.push(cl.to_string());
         cond.push_str(&format!(" AND client_id = ${}", binds.len() + 1));
     }
-    if let (Some(a), Some(b)) = (&scope.client_id, &f.client_id) {
-        if a != b {
-            return Ok((Vec::new(), 0));
-        }
+    if let (Some(a), Some(b)) = (&scope.client_id, &f.client_id)
+        && a != b
+    {
+        return Ok((Vec::new(), 0));
     }
     if let Some(s) = f.status {
         binds.push(s.as_str().to_owned());

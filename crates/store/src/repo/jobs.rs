@@ -605,7 +605,9 @@ pub async fn release_claim(c: Conn<'_>, lease_token: &str) -> Result<u64> {
 /// at-least-once. A handler's own effects committed with its completion keep full durability.
 pub async fn relax_durability(c: Conn<'_>) -> Result<()> {
     if let Conn::Postgres(c) = c {
-        sqlx::query("SET LOCAL synchronous_commit = off").execute(c).await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(c)
+            .await?;
     }
     Ok(())
 }
