@@ -194,6 +194,79 @@ async fn run(db: TestDb, count: usize, rate: i64, skip_sync: bool) -> Figures {
         setup.as_secs_f64()
     );
 
+    if std::env::var("BENCH_PROBE").is_ok() {
+        // Reading the due domains alone, page by page, as the sweep does.
+        let t = Instant::now();
+        let now = app.clock.now();
+        let horizon = now + chrono::Duration::days(30);
+        let mut after: Option<(chrono::DateTime<Utc>, DomainId)> = None;
+        let mut n = 0;
+        loop {
+            let mut r = app.db.read().await.unwrap();
+            let batch = panel1_store::domain_automation::due_for_renewal(
+                r.conn(),
+                now,
+                horizon,
+                after.as_ref().map(|(a, i)| (*a, i)),
+                2_000,
+            )
+            .await
+            .unwrap();
+            let Some(last) = batch.last() else { break };
+            after = Some((last.expires_at, last.id.clone()));
+            n += batch.len();
+        }
+        eprintln!(
+            "[{backend}] probe: {n} due read in {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
+        // Storing 2,000 renewal operations in one transaction.
+        let ops: Vec<panel1_store::domain_operations::DomainOperation> = domains[..2_000]
+            .iter()
+            .map(|d| panel1_store::domain_operations::DomainOperation {
+                id: panel1_core::DomainOperationId::new(),
+                tenant_id: d.tenant_id.clone(),
+                domain_id: d.id.clone(),
+                client_id: d.client_id.clone(),
+                operation: "renew".into(),
+                term: "x".into(),
+                years: Some(1),
+                idempotency_key: format!("renew:{}:x", d.name),
+                registrar_account_id: d.registrar_account_id.clone(),
+                status: panel1_store::domain_operations::OperationStatus::AwaitingPayment,
+                params: serde_json::json!({}),
+                result: None,
+                outcome: None,
+                error: None,
+                failure_kind: None,
+                attempts: 0,
+                uncertain: false,
+                expiry_before: d.expires_at,
+                job_id: None,
+                invoice_id: None,
+                requested_by: None,
+                request_id: None,
+                created_at: Utc::now(),
+                updated_at: Utc::now(),
+                finished_at: None,
+                secret_sealed: None,
+            })
+            .collect();
+        let t = Instant::now();
+        let mut tx = app.db.begin().await.unwrap();
+        let t1 = t.elapsed();
+        panel1_store::domain_operations::insert_many(tx.conn(), &ops)
+            .await
+            .unwrap();
+        let t2 = t.elapsed();
+        tx.commit().await.unwrap();
+        let t3 = t.elapsed();
+        eprintln!(
+            "[{backend}] probe: begin {t1:?}, insert 2000 ops {:?}, commit {:?}",
+            t2 - t1,
+            t3 - t2
+        );
+    }
     let t = Instant::now();
     let report = renewals::sweep(&app).await.unwrap();
     let sweep = t.elapsed();

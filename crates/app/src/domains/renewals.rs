@@ -50,8 +50,9 @@ use crate::{Admin, App, AppError, AppResult, Caller, Staff};
 const BATCH: i64 = 2_000;
 
 /// A renewal untouched this long (real time) is stuck and pushed again; a younger one is
-/// still being billed or run (the sweep that stored it enqueued its billing).
-const STUCK_AFTER: chrono::Duration = chrono::Duration::hours(1);
+/// still being billed or run (the sweep that stored it enqueued its billing). Pushing twice
+/// is harmless (billing and release are idempotent), only wasteful.
+const STUCK_AFTER: chrono::Duration = chrono::Duration::minutes(2);
 
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ToSchema)]
