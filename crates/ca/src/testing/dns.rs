@@ -20,6 +20,7 @@ struct State {
     records: HashMap<(String, RecordType), Vec<RData>>,
     zones: Vec<String>,
     servfail: HashSet<String>,
+    refused: HashSet<String>,
     queries: Vec<(String, RecordType)>,
 }
 
@@ -31,7 +32,7 @@ fn key(name: &str) -> String {
 ///
 /// Every name has an A record (the default address) unless the test sets one; TXT, CAA,
 /// CNAME records and zones (SOA + NS + the name server's A) are set by the test. A name
-/// can be made to answer SERVFAIL. Like a resolver, it follows a CNAME it holds.
+/// can be made to answer SERVFAIL or REFUSED. Like a resolver, it follows a CNAME it holds.
 pub struct TestDns {
     addr: SocketAddr,
     state: Arc<RwLock<State>>,
@@ -219,6 +220,12 @@ impl TestDns {
         self.write().servfail.insert(key(name));
     }
 
+    /// Makes every question about `name` answer REFUSED, as an authoritative-only server
+    /// answers for names outside its zones.
+    pub fn set_refused(&self, name: &str) {
+        self.write().refused.insert(key(name));
+    }
+
     /// Every question asked so far (name, type).
     pub fn queries(&self) -> Vec<(String, RecordType)> {
         self.state
@@ -247,6 +254,11 @@ fn answer(state: &RwLock<State>, wire: &[u8], max: usize) -> Option<Vec<u8>> {
     let st = state.read().unwrap_or_else(|e| e.into_inner());
     if st.servfail.contains(&name) {
         resp.metadata.response_code = ResponseCode::ServFail;
+        return resp.to_vec().ok();
+    }
+    if st.refused.contains(&name) {
+        resp.metadata.response_code = ResponseCode::Refused;
+        resp.metadata.authoritative = false;
         return resp.to_vec().ok();
     }
     let mut current = name.clone();

@@ -175,6 +175,21 @@ async fn caa_forbidding_the_ca_stops_before_any_order() {
         matches!(err, PreflightError::CaaLookupFailed { .. }),
         "{err}"
     );
+
+    // An authoritative-only server (Panel1's own) refuses the parents of its zones: no CAA
+    // record there, so climbing goes on (RFC 8659) and the name may be issued for; a refused
+    // question about the name itself is still an error.
+    let served = format!("{}.test", unique("refused"));
+    e.dns.add_zone(&served);
+    e.dns.set_refused("test");
+    let both = IdentifierSet::new([served.clone(), format!("*.{served}")]).unwrap();
+    preflight.check_caa(&both, &who).await.unwrap();
+    e.dns.set_refused(&served);
+    let err = preflight.check_caa(&both, &who).await.unwrap_err();
+    assert!(
+        matches!(err, PreflightError::CaaLookupFailed { .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
