@@ -431,6 +431,14 @@ fn transition(d: &mut Domain, event: DomainEvent) {
     }
 }
 
+/// What asking the registrar before acting again found.
+enum Asked {
+    /// The domain is in the account: the registry's view.
+    Info(Box<DomainInfo>),
+    /// The run was concluded (refused, or handed back to be retried).
+    Concluded,
+}
+
 impl Run<'_> {
     fn tenant(&self) -> &TenantId {
         &self.op.tenant_id
@@ -748,6 +756,33 @@ impl Run<'_> {
             .ok())
     }
 
+    /// After a call whose outcome is unknown, the registrar is asked before acting again. A
+    /// domain no longer in the account, a "not found" or a failed question concludes the run
+    /// (refused, or retried later); otherwise the caller decides from what the registry says.
+    async fn info_before_acting(&mut self, command: &'static str) -> Result<Asked, JobError> {
+        let r = self.registrar.clone();
+        let name = self.name.clone();
+        let concluded = match self
+            .call("info", false, Box::pin(async move { r.info(&name).await }))
+            .await?
+        {
+            Ok(info) if info.in_account => return Ok(Asked::Info(Box::new(info))),
+            Ok(_) => {
+                let e = RegistrarError::failed(
+                    &self.account.name,
+                    command,
+                    FailureKind::NotFound,
+                    "-",
+                    format!("{} is not in this account", self.name),
+                );
+                self.not_found(&e).await
+            }
+            Err(e) if e.failure_kind() == Some(FailureKind::NotFound) => self.refuse(&e).await,
+            Err(e) => self.retry(&e).await,
+        };
+        concluded.map(|()| Asked::Concluded)
+    }
+
     /// After a "not found" for a domain Panel1 holds: if the registry says it belongs to
     /// someone else now, it was transferred away.
     async fn not_found(&mut self, e: &RegistrarError) -> Result<(), JobError> {
@@ -961,47 +996,30 @@ impl Run<'_> {
             return self.refuse(&e).await;
         };
         if self.op.uncertain {
-            let r = self.registrar.clone();
-            let name = self.name.clone();
-            match self
-                .call("info", false, Box::pin(async move { r.info(&name).await }))
-                .await?
-            {
-                Ok(info) if !info.in_account => {
-                    let e = RegistrarError::failed(
-                        &self.account.name,
-                        "renew",
-                        FailureKind::NotFound,
-                        "-",
-                        format!("{} is not in this account", self.name),
+            let info = match self.info_before_acting("renew").await? {
+                Asked::Concluded => return Ok(()),
+                Asked::Info(info) => *info,
+            };
+            match info.expires_at.map(|e| e.date_naive()) {
+                Some(now) if now == expected.date_naive() => {
+                    let at = info.expires_at;
+                    return self.renewed(at, None, Some(info)).await;
+                }
+                Some(now) if now == before.date_naive() => {}
+                other => {
+                    let msg = format!(
+                        "the registry's expiry ({}) is neither the expiry before the renewal ({}) nor one term later ({}); nothing was renewed again: check the domain and renew it again if needed",
+                        other
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "unknown".into()),
+                        before.date_naive(),
+                        expected.date_naive()
                     );
-                    return self.not_found(&e).await;
+                    let c = Conclusion::failure(msg, NEEDS_REVIEW.into(), move |d| {
+                        apply_info(d, &info)
+                    });
+                    return self.conclude(c).await;
                 }
-                Ok(info) => match info.expires_at.map(|e| e.date_naive()) {
-                    Some(now) if now == expected.date_naive() => {
-                        let at = info.expires_at;
-                        return self.renewed(at, None, Some(info)).await;
-                    }
-                    Some(now) if now == before.date_naive() => {}
-                    other => {
-                        let msg = format!(
-                            "the registry's expiry ({}) is neither the expiry before the renewal ({}) nor one term later ({}); nothing was renewed again: check the domain and renew it again if needed",
-                            other
-                                .map(|d| d.to_string())
-                                .unwrap_or_else(|| "unknown".into()),
-                            before.date_naive(),
-                            expected.date_naive()
-                        );
-                        let c = Conclusion::failure(msg, NEEDS_REVIEW.into(), move |d| {
-                            apply_info(d, &info)
-                        });
-                        return self.conclude(c).await;
-                    }
-                },
-                Err(e) if e.failure_kind() == Some(FailureKind::NotFound) => {
-                    return self.refuse(&e).await;
-                }
-                Err(e) => return self.retry(&e).await,
             }
         }
         let req = RenewRequest {
@@ -1142,39 +1160,20 @@ impl Run<'_> {
 
     async fn restore(&mut self) -> Result<(), JobError> {
         if self.op.uncertain {
-            let r = self.registrar.clone();
-            let name = self.name.clone();
-            match self
-                .call("info", false, Box::pin(async move { r.info(&name).await }))
-                .await?
+            let info = match self.info_before_acting("restore").await? {
+                Asked::Concluded => return Ok(()),
+                Asked::Info(info) => *info,
+            };
+            if !info
+                .rgp_statuses
+                .contains(&panel1_core::domain_lifecycle::RgpStatus::RedemptionPeriod)
+                && !info
+                    .epp_statuses
+                    .contains(&panel1_core::domain_lifecycle::EppStatus::PendingDelete)
             {
-                Ok(info) if !info.in_account => {
-                    let e = RegistrarError::failed(
-                        &self.account.name,
-                        "restore",
-                        FailureKind::NotFound,
-                        "-",
-                        format!("{} is not in this account", self.name),
-                    );
-                    return self.not_found(&e).await;
-                }
-                Ok(info)
-                    if !info
-                        .rgp_statuses
-                        .contains(&panel1_core::domain_lifecycle::RgpStatus::RedemptionPeriod)
-                        && !info
-                            .epp_statuses
-                            .contains(&panel1_core::domain_lifecycle::EppStatus::PendingDelete) =>
-                {
-                    // Out of redemption: the lost answer was a restore that went through.
-                    let at = info.expires_at;
-                    return self.restored(at, None, Some(info)).await;
-                }
-                Ok(_) => {}
-                Err(e) if e.failure_kind() == Some(FailureKind::NotFound) => {
-                    return self.refuse(&e).await;
-                }
-                Err(e) => return self.retry(&e).await,
+                // Out of redemption: the lost answer was a restore that went through.
+                let at = info.expires_at;
+                return self.restored(at, None, Some(info)).await;
             }
         }
         let key = self.key.clone();
