@@ -4,27 +4,28 @@
 //! is lost). Counted from the registry's own ledger: every registration and every renewal is
 //! charged exactly once, and every domain's expiry is the registry's.
 //!
-//! Worker processes are this test binary started again with `PANEL1_DOMAINS_TEST_CHILD` set:
+//! Worker processes are this test binary started again with `PANEL1_KILLABLE_TEST_CHILD` (see `common/killable.rs`) set:
 //! the `child_worker` test then runs a Panel1 worker until it is killed. They share the
 //! database (by URL) and the sandbox registry (by file path) with the test.
 
+mod common;
+
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Months;
 use panel1_app::domains::contacts::{self, NewContact};
 use panel1_app::domains::service::{self, ContactsInput, RegisterDomain, RenewDomain};
-use panel1_app::{App, Caller, Settings, bootstrap, clients, worker};
+use panel1_app::{App, Caller, bootstrap, clients, worker};
+use panel1_core::DomainId;
 use panel1_core::crypto::{Keyring, MasterKey};
 use panel1_core::domain_name::DomainName;
-use panel1_core::{DomainId, SecretString};
-use panel1_jobs::RunnerConfig;
 use panel1_registrar::IdempotencyKey;
 use panel1_registrar::sandbox::{Faults, SandboxConfig, SandboxRegistry};
 use panel1_store::testing::TestDb;
-use panel1_store::{Backend, Db, DbOptions, on};
-use tokio_util::sync::CancellationToken;
+use panel1_store::{Backend, Db, on};
+
+use common::killable::{self, ChildWorker, Dice};
 
 /// How many domains (500; `PANEL1_DOMAINS_TEST_COUNT` changes it for a quick look).
 fn domain_count() -> usize {
@@ -34,113 +35,10 @@ fn domain_count() -> usize {
         .unwrap_or(500)
 }
 
-fn settings(url: &str, sandbox: &str, data: &str) -> Settings {
-    let (url, sandbox, data) = (url.to_owned(), sandbox.to_owned(), data.to_owned());
-    Settings::load(None, move |k| match k {
-        "PANEL1_DATABASE_URL" => Some(url.clone()),
-        "PANEL1_SANDBOX_REGISTRY" => Some(sandbox.clone()),
-        "PANEL1_DATA_DIR" => Some(data.clone()),
-        "PANEL1_REGISTRAR_TIMEOUT_SECS" => Some("2".into()),
-        "PANEL1_REGISTRAR_RETRY_MS" => Some("25".into()),
-        "PANEL1_WORKER_LEASE_SECS" => Some("2".into()),
-        _ => None,
-    })
-    .unwrap()
-}
-
-/// A worker process.
-struct ChildWorker(Child);
-
-impl ChildWorker {
-    fn spawn(url: &str, sandbox: &str, data: &str, key: &SecretString, name: &str) -> Self {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_worker", "--nocapture", "--test-threads=1"])
-            .env("PANEL1_DOMAINS_TEST_CHILD", url)
-            .env("PANEL1_DOMAINS_TEST_SANDBOX", sandbox)
-            .env("PANEL1_DOMAINS_TEST_DATA", data)
-            .env("PANEL1_DOMAINS_TEST_KEY", key.expose())
-            .env("PANEL1_DOMAINS_TEST_NAME", name)
-            .stdout(Stdio::null())
-            .stderr(match std::env::var("PANEL1_DOMAINS_TEST_LOG") {
-                Ok(path) => std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-                Err(_) => Stdio::null(),
-            })
-            .spawn()
-            .expect("spawn a worker process");
-        Self(child)
-    }
-
-    /// SIGKILL: no graceful shutdown, no chance to hand jobs back or record an answer.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ChildWorker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// The body of a worker process (does nothing unless started by the test as a child).
 #[test]
 fn child_worker() {
-    let Ok(url) = std::env::var("PANEL1_DOMAINS_TEST_CHILD") else {
-        return;
-    };
-    let sandbox = std::env::var("PANEL1_DOMAINS_TEST_SANDBOX").unwrap();
-    let data = std::env::var("PANEL1_DOMAINS_TEST_DATA").unwrap();
-    let key = MasterKey::parse(&std::env::var("PANEL1_DOMAINS_TEST_KEY").unwrap()).unwrap();
-    let name = std::env::var("PANEL1_DOMAINS_TEST_NAME").unwrap();
-    if std::env::var("PANEL1_DOMAINS_TEST_LOG").is_ok() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async move {
-        let db = Db::connect(&DbOptions::new(&url)).await.unwrap();
-        let s = settings(&url, &sandbox, &data);
-        let app = App::new(db, Keyring::new(key, []), s, worker::handlers()).unwrap();
-        let cfg = RunnerConfig {
-            worker_id: name,
-            concurrency: 16,
-            lease: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(50),
-            reap_interval: Duration::from_millis(300),
-            shutdown_grace: Duration::from_secs(1),
-            ..RunnerConfig::default()
-        };
-        // Runs until the parent kills this process.
-        worker::runner(&app, cfg)
-            .start(CancellationToken::new())
-            .join()
-            .await;
-    });
-}
-
-/// A cheap, seeded generator for the kill schedule.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
+    killable::child_worker_main(|_, _| {});
 }
 
 /// Runs the workers, killing one at random every 0.3–1.5 s, until `done` says the work is over.
@@ -223,7 +121,7 @@ async fn registrations_and_renewals_happen_exactly_once_despite_kills_and_faults
     let app = App::new(
         t.db.clone(),
         Keyring::new(master, []),
-        settings(t.url(), &sandbox, &data),
+        killable::settings(t.url(), &sandbox, &data),
         worker::handlers(),
     )
     .unwrap();

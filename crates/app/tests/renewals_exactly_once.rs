@@ -9,29 +9,31 @@
 //! (no work on credit): each renewal is invoiced by the sweep's billing jobs, paid from the
 //! client's credit and only then sent to the registrar.
 //!
-//! Worker processes are this test binary started again with `PANEL1_RENEWALS_TEST_CHILD`
+//! Worker processes are this test binary started again with `PANEL1_KILLABLE_TEST_CHILD` (see `common/killable.rs`)
 //! set: the `child_worker` test then runs a Panel1 worker (job runner, event dispatcher and a
 //! scheduler firing `domains.renew` every minute) until it is killed. They share the database
 //! (by URL) and the sandbox registry (by file path) with the test.
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Months, Utc};
 use panel1_app::billing::CreditInput;
 use panel1_app::domains::import::{self, ImportRequest};
 use panel1_app::domains::renewals::{self, RenewalSweep};
-use panel1_app::{App, Caller, Settings, billing, bootstrap, clients, events, worker};
+use panel1_app::{App, Caller, billing, bootstrap, clients, events, worker};
 use panel1_core::crypto::{Keyring, MasterKey};
 use panel1_core::domain_name::DomainName;
 use panel1_core::{SecretString, TenantId};
-use panel1_jobs::{EnqueueOptions, Job, RunnerConfig, ScheduleDef, Scheduler};
+use panel1_jobs::{EnqueueOptions, Job, ScheduleDef, Scheduler};
 use panel1_registrar::IdempotencyKey;
 use panel1_registrar::sandbox::{Faults, PlantedDomain, SandboxConfig, SandboxRegistry};
 use panel1_store::testing::TestDb;
-use panel1_store::{Backend, Db, DbOptions, on};
-use tokio_util::sync::CancellationToken;
+use panel1_store::{Backend, Db, on};
+
+use common::killable::{self, ChildWorker, Dice};
 
 /// How many domains (1,000; `PANEL1_RENEWALS_TEST_COUNT` changes it for a quick look).
 fn domain_count() -> usize {
@@ -45,93 +47,12 @@ fn domain_count() -> usize {
 const PRICE: i64 = 300;
 const SPARE: i64 = 5_000;
 
-fn settings(url: &str, sandbox: &str, data: &str) -> Settings {
-    let (url, sandbox, data) = (url.to_owned(), sandbox.to_owned(), data.to_owned());
-    Settings::load(None, move |k| match k {
-        "PANEL1_DATABASE_URL" => Some(url.clone()),
-        "PANEL1_SANDBOX_REGISTRY" => Some(sandbox.clone()),
-        "PANEL1_DATA_DIR" => Some(data.clone()),
-        "PANEL1_REGISTRAR_TIMEOUT_SECS" => Some("2".into()),
-        "PANEL1_REGISTRAR_RETRY_MS" => Some("25".into()),
-        "PANEL1_WORKER_LEASE_SECS" => Some("2".into()),
-        _ => None,
-    })
-    .unwrap()
-}
-
-/// A worker process.
-struct ChildWorker(Child);
-
-impl ChildWorker {
-    fn spawn(url: &str, sandbox: &str, data: &str, key: &SecretString, name: &str) -> Self {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_worker", "--nocapture", "--test-threads=1"])
-            .env("PANEL1_RENEWALS_TEST_CHILD", url)
-            .env("PANEL1_RENEWALS_TEST_SANDBOX", sandbox)
-            .env("PANEL1_RENEWALS_TEST_DATA", data)
-            .env("PANEL1_RENEWALS_TEST_KEY", key.expose())
-            .env("PANEL1_RENEWALS_TEST_NAME", name)
-            .stdout(Stdio::null())
-            .stderr(match std::env::var("PANEL1_RENEWALS_TEST_LOG") {
-                Ok(path) => std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map(Stdio::from)
-                    .unwrap_or_else(|_| Stdio::null()),
-                Err(_) => Stdio::null(),
-            })
-            .spawn()
-            .expect("spawn a worker process");
-        Self(child)
-    }
-
-    /// SIGKILL: no graceful shutdown, no chance to hand jobs back or record an answer.
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ChildWorker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The body of a worker process (does nothing unless started by the test as a child).
+/// The body of a worker process (does nothing unless started by the test as a child): every
+/// worker also dispatches events and runs a scheduler whose renewal sweep fires every minute.
 #[test]
 fn child_worker() {
-    let Ok(url) = std::env::var("PANEL1_RENEWALS_TEST_CHILD") else {
-        return;
-    };
-    let sandbox = std::env::var("PANEL1_RENEWALS_TEST_SANDBOX").unwrap();
-    let data = std::env::var("PANEL1_RENEWALS_TEST_DATA").unwrap();
-    let key = MasterKey::parse(&std::env::var("PANEL1_RENEWALS_TEST_KEY").unwrap()).unwrap();
-    let name = std::env::var("PANEL1_RENEWALS_TEST_NAME").unwrap();
-    if std::env::var("PANEL1_RENEWALS_TEST_LOG").is_ok() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
-            .with_writer(std::io::stderr)
-            .try_init();
-    }
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async move {
-        let db = Db::connect(&DbOptions::new(&url)).await.unwrap();
-        let s = settings(&url, &sandbox, &data);
-        let app = App::new(db, Keyring::new(key, []), s, worker::handlers()).unwrap();
-        let cfg = RunnerConfig {
-            worker_id: name,
-            concurrency: 16,
-            lease: Duration::from_secs(2),
-            poll_interval: Duration::from_millis(50),
-            reap_interval: Duration::from_millis(300),
-            shutdown_grace: Duration::from_secs(1),
-            ..RunnerConfig::default()
-        };
-        let cancel = CancellationToken::new();
+    killable::child_worker_main(|app, cancel| {
         events::start_dispatcher(app.clone(), cancel.clone());
-        // Every worker runs a scheduler; here the renewal sweep fires every minute.
         Scheduler::new(
             app.db.clone(),
             vec![ScheduleDef::new(
@@ -142,26 +63,7 @@ fn child_worker() {
         )
         .with_interval(Duration::from_millis(200))
         .start(cancel.clone());
-        // Runs until the parent kills this process.
-        worker::runner(&app, cfg).start(cancel).join().await;
     });
-}
-
-/// A cheap, seeded generator for the kill schedule.
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
 }
 
 /// Renewal operations by status; panics on a renewal stopped for review (a renewal that
@@ -211,7 +113,7 @@ async fn renewals_happen_exactly_once_despite_kills_faults_and_two_schedulers(t:
     let app = App::new(
         t.db.clone(),
         Keyring::new(master, []),
-        settings(t.url(), &sandbox, &data),
+        killable::settings(t.url(), &sandbox, &data),
         worker::handlers(),
     )
     .unwrap();
