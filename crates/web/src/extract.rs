@@ -174,6 +174,14 @@ pub fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The query of a list call that takes nothing but a page (`page`, `limit`).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    pub page: Option<u32>,
+    pub limit: Option<u32>,
+}
+
 /// Checks `page` and `limit` query parameters.
 pub fn page_request(
     page: Option<u32>,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::PageOf;
-use crate::extract::{self, Auth, Query, page_request, path_id};
+use crate::extract::{self, Auth, PageParams, Query, page_request, path_id};
 use crate::problem::{ApiResult, Problem};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -185,21 +185,14 @@ pub async fn add_client_credit(
     ))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct CreditPage {
-    page: Option<u32>,
-    limit: Option<u32>,
-}
-
 /// A client's credit balances and ledger.
-#[utoipa::path(get, path = "/clients/{id}/credit", operation_id = "getClientCredit", tag = "billing", params(("id" = String, Path), CreditPage),
+#[utoipa::path(get, path = "/clients/{id}/credit", operation_id = "getClientCredit", tag = "billing", params(("id" = String, Path), PageParams),
     responses((status = 200, body = CreditView), (status = 404, body = Problem)))]
 pub async fn get_client_credit(
     State(app): State<App>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    Query(q): Query<CreditPage>,
+    Query(q): Query<PageParams>,
 ) -> ApiResult<Json<CreditView>> {
     let id: ClientId = path_id("client", &id)?;
     let page = page_request(q.page, q.limit)?;

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::PageOf;
-use crate::extract::{self, Auth, Query, page_request, path_id};
+use crate::extract::{self, Auth, PageParams, Query, page_request, path_id};
 use crate::problem::{ApiResult, Problem};
 
 const ID: &str = "Certificate id (crt_…)";
@@ -231,13 +231,6 @@ pub async fn download_certificate(
     Ok(Json(
         service::download(&app, &caller, &id, q.include_key.unwrap_or(false)).await?,
     ))
-}
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct PageParams {
-    page: Option<u32>,
-    limit: Option<u32>,
 }
 
 /// Every call made to the CA for a certificate (staff): step, URL, status, duration, problem.

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::PageOf;
-use crate::extract::{self, Auth, Query, page_request, path_id};
+use crate::extract::{self, Auth, PageParams, Query, page_request, path_id};
 use crate::problem::{ApiResult, Problem};
 
 const ID: &str = "Domain id (dom_…)";
@@ -286,24 +286,17 @@ pub async fn unsuspend_domain(
     ))
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListOperations {
-    page: Option<u32>,
-    limit: Option<u32>,
-}
-
 /// The domain's operations log, newest first: each requested operation with its idempotency
 /// key, status and outcome, and every registrar call made for it (redacted transcripts,
 /// durations, the expiry seen before the call).
 #[utoipa::path(get, path = "/domains/{id}/operations", operation_id = "listDomainOperations", tag = "domains",
-    params(("id" = String, Path, description = ID), ListOperations),
+    params(("id" = String, Path, description = ID), PageParams),
     responses((status = 200, body = PageOf<OperationLog>), (status = 404, body = Problem)))]
 pub async fn list_domain_operations(
     State(app): State<App>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    Query(q): Query<ListOperations>,
+    Query(q): Query<PageParams>,
 ) -> ApiResult<Json<PageOf<OperationLog>>> {
     let id: DomainId = path_id("domain", &id)?;
     let page = page_request(q.page, q.limit)?;

@@ -6,27 +6,20 @@ use panel1_app::users::{self, NewToken, NewUser};
 use panel1_core::{TokenId, UserId};
 use panel1_store::tokens::Token;
 use panel1_store::users::User;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::PageOf;
-use crate::extract::{self, Auth, Query, page_request, path_id};
+use crate::extract::{self, Auth, PageParams, Query, page_request, path_id};
 use crate::problem::{ApiResult, Problem};
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListUsers {
-    page: Option<u32>,
-    limit: Option<u32>,
-}
-
 /// Lists users (client users see their client's users).
-#[utoipa::path(get, path = "/users", operation_id = "listUsers", tag = "users", params(ListUsers),
+#[utoipa::path(get, path = "/users", operation_id = "listUsers", tag = "users", params(PageParams),
     responses((status = 200, body = PageOf<User>), (status = 401, body = Problem)))]
 pub async fn list_users(
     State(app): State<App>,
     Auth(caller): Auth,
-    Query(q): Query<ListUsers>,
+    Query(q): Query<PageParams>,
 ) -> ApiResult<Json<PageOf<User>>> {
     let page = page_request(q.page, q.limit)?;
     Ok(Json(users::list(&app, &caller, page).await?.into()))

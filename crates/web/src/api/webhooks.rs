@@ -5,11 +5,11 @@ use panel1_app::App;
 use panel1_app::webhooks::{self, NewWebhookInput};
 use panel1_core::WebhookId;
 use panel1_store::webhooks::{Delivery, Webhook};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::PageOf;
-use crate::extract::{self, Auth, Query, page_request, path_id};
+use crate::extract::{self, Auth, PageParams, Query, page_request, path_id};
 use crate::problem::{ApiResult, Problem};
 
 /// A new webhook with its signing secret (shown only in this response).
@@ -62,22 +62,15 @@ pub async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListDeliveries {
-    page: Option<u32>,
-    limit: Option<u32>,
-}
-
 /// The delivery log of a webhook: every attempt, newest first.
 #[utoipa::path(get, path = "/webhooks/{id}/deliveries", operation_id = "listWebhookDeliveries", tag = "webhooks",
-    params(("id" = String, Path), ListDeliveries),
+    params(("id" = String, Path), PageParams),
     responses((status = 200, body = PageOf<Delivery>), (status = 404, body = Problem)))]
 pub async fn list_webhook_deliveries(
     State(app): State<App>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    Query(q): Query<ListDeliveries>,
+    Query(q): Query<PageParams>,
 ) -> ApiResult<Json<PageOf<Delivery>>> {
     let id: WebhookId = path_id("webhook", &id)?;
     let page = page_request(q.page, q.limit)?;
