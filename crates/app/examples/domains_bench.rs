@@ -212,9 +212,11 @@ async fn run(db: TestDb, count: usize, rate: i64, skip_sync: bool) -> Figures {
             )
             .await
             .unwrap();
-            let Some(last) = batch.last() else { break };
-            after = Some((last.expires_at, last.id.clone()));
-            n += batch.len();
+            n += batch.due.len();
+            match batch.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
         }
         eprintln!(
             "[{backend}] probe: {n} due read in {:.2} s",

@@ -1146,6 +1146,35 @@ async fn sync_reports_drift_planted_in_the_registry(t: TestDb) {
         "{}",
         s.body
     );
+
+    // The failed reads are due again half an hour later, not a whole sync interval later: ten
+    // minutes on, nothing is due; forty minutes on, the four are read (and answer now).
+    h.advance(chrono::Duration::minutes(10)).await;
+    let counts = panel1_app::domains::sync::sync_account(
+        &h.app,
+        &tenant,
+        &account.parse().unwrap(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(counts.checked, 0, "read too soon after failing: {counts:?}");
+    h.advance(chrono::Duration::minutes(30)).await;
+    let counts = panel1_app::domains::sync::sync_account(
+        &h.app,
+        &tenant,
+        &account.parse().unwrap(),
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (counts.checked, counts.failures),
+        (4, 0),
+        "failed reads retried within the hour: {counts:?}"
+    );
 }
 
 fn registrant(first: &str, email: &str) -> Contact {

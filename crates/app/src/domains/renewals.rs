@@ -120,29 +120,46 @@ pub async fn sweep(app: &App) -> AppResult<SweepReport> {
     };
     let horizon = now + chrono::Duration::days(max);
     let mut report = SweepReport::default();
-    let mut after: Option<(DateTime<Utc>, DomainId)> = None;
+    let read_page = |after: Option<(DateTime<Utc>, DomainId)>| async move {
+        let mut r = app.db.read().await?;
+        let page = auto::due_for_renewal(
+            r.conn(),
+            now,
+            horizon,
+            after.as_ref().map(|(a, i)| (*a, i)),
+            BATCH,
+        )
+        .await?;
+        AppResult::Ok(page)
+    };
+    let write_page = |due: Vec<auto::DueDomain>| {
+        let day = &day;
+        async move {
+            if due.is_empty() {
+                return AppResult::Ok(0);
+            }
+            let planned: Vec<DomainOperation> = due.iter().map(renewal_op).collect();
+            let mut tx = app.db.begin().await?;
+            let stored = ops::insert_many(tx.conn(), &planned).await?;
+            billing::enqueue_billing(&mut tx, &stored, day).await?;
+            tx.commit().await?;
+            Ok(stored.len())
+        }
+    };
+    // The next page is read while this one is written (pages never share a domain).
+    let mut page = read_page(None).await?;
     loop {
-        let batch = {
-            let mut r = app.db.read().await?;
-            auto::due_for_renewal(
-                r.conn(),
-                now,
-                horizon,
-                after.as_ref().map(|(a, i)| (*a, i)),
-                BATCH,
-            )
-            .await?
-        };
-        let Some(last) = batch.last() else { break };
-        after = Some((last.expires_at, last.id.clone()));
-        let planned: Vec<DomainOperation> = batch.iter().map(renewal_op).collect();
-        let mut tx = app.db.begin().await?;
-        let stored = ops::insert_many(tx.conn(), &planned).await?;
-        billing::enqueue_billing(&mut tx, &stored, &day).await?;
-        tx.commit().await?;
-        report.renewals += stored.len();
-        if (batch.len() as i64) < BATCH {
-            break;
+        let next = page.next.take();
+        let (written, following) = tokio::join!(write_page(std::mem::take(&mut page.due)), async {
+            match next {
+                Some(after) => read_page(Some(after)).await.map(Some),
+                None => Ok(None),
+            }
+        });
+        report.renewals += written?;
+        match following? {
+            Some(p) => page = p,
+            None => break,
         }
     }
     report.renewals_ms = ms_since(started);

@@ -19,11 +19,12 @@
 //!   still waiting on a domain that left the account or entered redemption ends (invoice
 //!   voided, or refunded when paid).
 //!
-//! A domain with an operation in progress is skipped (its registry state is moving; the
+//! A page's changes are written in one transaction (one commit per page, not per domain). A
+//! domain with an operation in progress is not written (its registry state is moving; the
 //! operation reads the registrar itself), and one the registrar could not answer for is
-//! counted as a failure (the run's `last_error` names it): both are read again on the next
-//! pass, and each domain is read at most once per run, so a pile of failing domains never
-//! holds up the rest of the account.
+//! counted as a failure (the run's `last_error` names it): both are stamped due again 30
+//! minutes later, and each domain is read at most once per run, so a pile of failing domains
+//! never holds up the rest of the account.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -33,7 +34,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use panel1_core::domain_lifecycle::{DomainState, derive_state};
 use panel1_core::domain_name::DomainName;
-use panel1_core::{DomainId, RegistrarAccountId, Scope, TenantId};
+use panel1_core::{DomainId, RegistrarAccountId, TenantId};
 use panel1_jobs::{EnqueueOptions, Job, JobContext, JobError};
 use panel1_registrar::{DomainInfo, FailureKind, Registrar};
 use panel1_store::domain_automation::{self as auto, Drift, NewDrift, SyncCounts, SyncState};
@@ -51,6 +52,10 @@ use crate::{Admin, App, AppError, AppResult, Caller, Staff};
 
 /// Registrar calls in flight at once per account.
 const IN_FLIGHT: usize = 8;
+
+/// A domain the registrar could not answer for, or with an operation in progress, is read
+/// again this long after (not a whole sync interval later).
+const RETRY_FAILED_AFTER: chrono::Duration = chrono::Duration::minutes(30);
 
 /// What the registrar answered about one domain.
 #[expect(
@@ -277,27 +282,49 @@ async fn ask(registrar: Arc<dyn Registrar>, name: String, timeout: Duration) -> 
     }
 }
 
-/// Writes what the sync found about one domain, in one transaction. Returns the drift
-/// recorded, or `None` when the domain changed (or got an operation) since it was read.
-async fn apply(
+/// Writes what the sync found about a page of domains of one tenant, in one transaction (one
+/// commit per page, not per domain). Per domain: the drift recorded, or `None` when it changed
+/// since it was read or has an operation in progress (nothing is written for it then).
+async fn apply_all(
     app: &App,
+    tenant: &TenantId,
+    list: Vec<(Domain, Plan)>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<(Domain, Option<Vec<Drift>>)>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<DomainId> = list.iter().map(|(d, _)| d.id.clone()).collect();
+    let mut tx = app.db.begin().await?;
+    // Locked first, so no operation can start on them between this check and the writes.
+    repo::lock_many(tx.conn(), tenant, &ids).await?;
+    let busy = auto::with_open_operations(tx.conn(), tenant, &ids).await?;
+    let mut out = Vec::with_capacity(list.len());
+    for (read, plan) in list {
+        let recorded = if busy.contains(&read.id) {
+            None
+        } else {
+            apply_in(&mut tx, &read, plan, now).await?
+        };
+        out.push((read, recorded));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Writes what the sync found about one domain. `None` when the domain changed since it was
+/// read.
+async fn apply_in(
+    tx: &mut panel1_store::Tx,
     read: &Domain,
     plan: Plan,
     now: DateTime<Utc>,
 ) -> AppResult<Option<Vec<Drift>>> {
-    let mut tx = app.db.begin().await?;
-    let scope = Scope::tenant(read.tenant_id.clone());
-    let Some(current) = repo::get_for_update(tx.conn(), &scope, &read.id).await? else {
-        return Ok(None);
-    };
-    if current.updated_at != read.updated_at
-        || auto::has_open_operation(tx.conn(), &read.tenant_id, &read.id).await?
-    {
-        return Ok(None);
-    }
     let mut n = plan.domain;
     n.synced_at = Some(now);
-    let n = repo::update(tx.conn(), &n).await?;
+    let Some(n) = repo::update_if_unchanged(tx.conn(), &n, read.updated_at).await? else {
+        return Ok(None);
+    };
     let recorded = auto::insert_drift(
         tx.conn(),
         &read.tenant_id,
@@ -309,7 +336,7 @@ async fn apply(
     .await?;
     if !recorded.is_empty() {
         events::append(
-            &mut tx,
+            tx,
             NewEvent {
                 tenant_id: &read.tenant_id,
                 kind: "domain.drift.detected",
@@ -321,7 +348,7 @@ async fn apply(
         .await?;
         if n.state == DomainState::TransferredAway && read.state != DomainState::TransferredAway {
             events::append(
-                &mut tx,
+                tx,
                 NewEvent {
                     tenant_id: &read.tenant_id,
                     kind: "domain.transferred_away",
@@ -334,7 +361,7 @@ async fn apply(
         }
         let fields: Vec<&str> = recorded.iter().map(|x| x.field.as_str()).collect();
         audit::record_as(
-            &mut tx,
+            tx,
             &read.tenant_id,
             &panel1_store::audit::Actor::system("sync"),
             None,
@@ -354,18 +381,13 @@ async fn apply(
         .await?;
     }
     if plan.reapply_lock {
-        super::service::queue_system_update(
-            &mut tx,
-            &n,
-            "lock",
-            serde_json::json!({ "locked": true }),
-        )
-        .await?;
+        super::service::queue_system_update(tx, &n, "lock", serde_json::json!({ "locked": true }))
+            .await?;
     }
     match n.state {
         DomainState::Redemption | DomainState::PendingDelete if read.state != n.state => {
             super::billing::abandon_waiting(
-                &mut tx,
+                tx,
                 &n,
                 "superseded",
                 "the domain entered redemption: it can only be restored now",
@@ -387,7 +409,7 @@ async fn apply(
                         && let Some(inv) = &op.invoice_id
                     {
                         super::billing::settle_unused_invoice(
-                            &mut tx,
+                            tx,
                             &read.tenant_id,
                             inv,
                             &format!(
@@ -402,7 +424,7 @@ async fn apply(
         }
         DomainState::TransferredAway | DomainState::Cancelled if read.state != n.state => {
             super::billing::abandon_waiting(
-                &mut tx,
+                tx,
                 &n,
                 "domain_gone",
                 "the domain is no longer in this registrar account",
@@ -411,7 +433,6 @@ async fn apply(
         }
         _ => {}
     }
-    tx.commit().await?;
     Ok(Some(recorded))
 }
 
@@ -452,6 +473,8 @@ pub async fn sync_account(
     let now = app.clock.now();
     let cutoff =
         now - chrono::Duration::hours(i64::from(app.settings.registrar_sync_interval_hours));
+    // A stamp that makes a domain due again `RETRY_FAILED_AFTER` from now.
+    let retry_stamp = (cutoff + RETRY_FAILED_AFTER).min(now);
     let mut counts = SyncCounts::default();
     let spacing = Duration::from_secs_f64(60.0 / rate as f64);
     let timeout = Duration::from_secs(app.settings.registrar_check_timeout_secs);
@@ -486,6 +509,7 @@ pub async fn sync_account(
         remaining = remaining.saturating_sub(got);
         let mut set: JoinSet<(Domain, Answer)> = JoinSet::new();
         let mut unchanged: Vec<(DomainId, DateTime<Utc>)> = Vec::new();
+        let mut retry: Vec<(DomainId, DateTime<Utc>)> = Vec::new();
         let mut changed: Vec<(Domain, Plan)> = Vec::new();
         for d in page {
             tokio::time::sleep_until(started + spacing * issued).await;
@@ -507,6 +531,7 @@ pub async fn sync_account(
                     now,
                     &mut counts,
                     &mut unchanged,
+                    &mut retry,
                     &mut changed,
                     &mut last_error,
                 );
@@ -518,23 +543,29 @@ pub async fn sync_account(
                 now,
                 &mut counts,
                 &mut unchanged,
+                &mut retry,
                 &mut changed,
                 &mut last_error,
             );
         }
-        for (read, plan) in changed {
-            let has_drift = !plan.drift.is_empty();
-            match apply(app, &read, plan, now).await? {
-                Some(_) if has_drift => counts.drift += 1,
+        let drifted: HashSet<DomainId> = changed
+            .iter()
+            .filter(|(_, p)| !p.drift.is_empty())
+            .map(|(d, _)| d.id.clone())
+            .collect();
+        for (read, recorded) in apply_all(app, tenant, changed, now).await? {
+            match recorded {
+                Some(_) if drifted.contains(&read.id) => counts.drift += 1,
                 Some(_) => {}
-                // An operation is under way (it reads the registrar itself) or the domain
-                // changed meanwhile: read again on the next pass, unless it changed.
-                None => unchanged.push((read.id.clone(), read.updated_at)),
+                // An operation is under way (it reads the registrar itself): read again soon
+                // after. One that changed meanwhile keeps its old stamp (`mark_synced` skips it).
+                None => retry.push((read.id.clone(), read.updated_at)),
             }
         }
-        if !unchanged.is_empty() {
+        if !unchanged.is_empty() || !retry.is_empty() {
             let mut tx = app.db.begin().await?;
             repo::mark_synced(tx.conn(), &unchanged, now).await?;
+            repo::mark_synced(tx.conn(), &retry, retry_stamp).await?;
             tx.commit().await?;
         }
         if !full_page {
@@ -553,6 +584,7 @@ fn sort(
     now: DateTime<Utc>,
     counts: &mut SyncCounts,
     unchanged: &mut Vec<(DomainId, DateTime<Utc>)>,
+    retry: &mut Vec<(DomainId, DateTime<Utc>)>,
     changed: &mut Vec<(Domain, Plan)>,
     last_error: &mut Option<String>,
 ) {
@@ -565,9 +597,10 @@ fn sort(
         counts.failures += 1;
         tracing::warn!(domain = %d.name, error = %e, "the registrar could not say how the domain stands");
         *last_error = Some(format!("{}: {e}", d.name));
-        // Stamped all the same: it is read again on the next pass, and the domains behind
-        // it are not held up (a run that re-read its failures first would never reach them).
-        unchanged.push((d.id.clone(), d.updated_at));
+        // Stamped as due again in `RETRY_FAILED_AFTER`: the domains behind it are not held up
+        // (a run that re-read its failures first would never reach them), and it is not left
+        // for a whole sync interval either.
+        retry.push((d.id.clone(), d.updated_at));
         return;
     }
     match reconcile(&d, &answer, now) {
@@ -636,7 +669,11 @@ pub async fn sync_domain(app: &App, caller: &Caller, id: &DomainId) -> AppResult
     }
     let now = app.clock.now();
     let drift = match reconcile(&d, &answer, now) {
-        Some(plan) => apply(app, &d, plan, now).await?.unwrap_or_default(),
+        Some(plan) => apply_all(app, caller.tenant(), vec![(d.clone(), plan)], now)
+            .await?
+            .pop()
+            .and_then(|(_, recorded)| recorded)
+            .unwrap_or_default(),
         None => Vec::new(),
     };
     if drift.is_empty() {

@@ -181,28 +181,55 @@ pub async fn insert(mut c: Conn<'_>, d: &Domain) -> Result<()> {
 /// Writes every changeable field of `d` (the row is found by tenant and id) and stamps
 /// `updated_at`. Returns the row as written.
 pub async fn update(c: Conn<'_>, d: &Domain) -> Result<Domain> {
+    update_where(c, d, None).await?.ok_or(StoreError::NotFound)
+}
+
+/// Replaces a domain's stored state unless it changed since it was read (its `updated_at` is
+/// no longer `read_at`); `None` then, and nothing is written.
+pub async fn update_if_unchanged(
+    c: Conn<'_>,
+    d: &Domain,
+    read_at: DateTime<Utc>,
+) -> Result<Option<Domain>> {
+    update_where(c, d, Some(to_millis(read_at))).await
+}
+
+async fn update_where(c: Conn<'_>, d: &Domain, read_at: Option<i64>) -> Result<Option<Domain>> {
     let now = now_millis();
     let n = exec!(c, c => sqlx::query(
         "UPDATE domains SET client_id = $3, registrar_account_id = $4, state = $5, epp_statuses = $6, rgp_statuses = $7,
            registry_id = $8, registered_at = $9, expires_at = $10, nameservers = $11, locked = $12, privacy = $13,
            auto_renew = $14, registrant_contact_id = $15, admin_contact_id = $16, tech_contact_id = $17,
            billing_contact_id = $18, suspension_reason = $19, synced_at = $20, search_text = $21, updated_at = $22
-         WHERE tenant_id = $1 AND id = $2")
+         WHERE tenant_id = $1 AND id = $2 AND ($23 IS NULL OR updated_at = $23)")
         .bind(d.tenant_id.as_str()).bind(d.id.as_str()).bind(d.client_id.as_str()).bind(d.registrar_account_id.as_str())
         .bind(d.state.as_str()).bind(to_json(&d.epp_statuses)).bind(to_json(&d.rgp_statuses)).bind(&d.registry_id)
         .bind(d.registered_at.map(to_millis)).bind(d.expires_at.map(to_millis)).bind(to_json(&d.nameservers))
         .bind(d.locked).bind(d.privacy).bind(d.auto_renew)
         .bind(d.contacts.registrant.as_ref().map(ContactId::as_str)).bind(d.contacts.admin.as_ref().map(ContactId::as_str))
         .bind(d.contacts.tech.as_ref().map(ContactId::as_str)).bind(d.contacts.billing.as_ref().map(ContactId::as_str))
-        .bind(&d.suspension_reason).bind(d.synced_at.map(to_millis)).bind(search_text(d)).bind(now)
+        .bind(&d.suspension_reason).bind(d.synced_at.map(to_millis)).bind(search_text(d)).bind(now).bind(read_at)
         .execute(c).await)?;
-    if n != 1 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(Domain {
+    Ok((n == 1).then(|| Domain {
         updated_at: from_millis(now),
         ..d.clone()
-    })
+    }))
+}
+
+/// Locks the tenant's domains `ids` for the rest of the transaction (PostgreSQL, in id order
+/// so two lockers never wait on each other; SQLite's one writer needs no row locks).
+pub async fn lock_many(c: Conn<'_>, tenant: &TenantId, ids: &[DomainId]) -> Result<()> {
+    if let Conn::Postgres(c) = c {
+        let list: Vec<&str> = ids.iter().map(DomainId::as_str).collect();
+        sqlx::query(
+            "SELECT id FROM domains WHERE tenant_id = $1 AND id = ANY($2) ORDER BY id FOR UPDATE",
+        )
+        .bind(tenant.as_str())
+        .bind(&list)
+        .fetch_all(c)
+        .await?;
+    }
+    Ok(())
 }
 
 async fn get_where(
