@@ -1001,15 +1001,14 @@ async fn sync_reports_drift_planted_in_the_registry(t: TestDb) {
     // A day later every domain is due for its sync; the account's sync job runs.
     h.advance(chrono::Duration::days(1)).await;
     let tenant: panel1_core::TenantId = h.tenant.parse().unwrap();
-    let counts = panel1_app::domains::sync::sync_account(
-        &h.app,
-        &tenant,
-        &account.parse().unwrap(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let account_id: panel1_core::RegistrarAccountId = account.parse().unwrap();
+    // One run of the account's sync job (a minute's worth at its rate).
+    let sync = async || {
+        panel1_app::domains::sync::sync_account(&h.app, &tenant, &account_id, None, None)
+            .await
+            .unwrap()
+    };
+    let counts = sync().await;
     assert_eq!((counts.checked, counts.failures), (5, 0), "{counts:?}");
     assert_eq!(counts.drift, 4, "{counts:?}");
 
@@ -1097,15 +1096,7 @@ async fn sync_reports_drift_planted_in_the_registry(t: TestDb) {
 
     // A second run finds nothing new.
     h.advance(chrono::Duration::days(1)).await;
-    let counts = panel1_app::domains::sync::sync_account(
-        &h.app,
-        &tenant,
-        &account.parse().unwrap(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let counts = sync().await;
     assert_eq!(counts.drift, 0, "{counts:?}");
     assert_eq!(h.get("/domain-drift").await.body["total"], 4);
     let s = h.get(&format!("/registrar-accounts/{account}/sync")).await;
@@ -1121,15 +1112,7 @@ async fn sync_reports_drift_planted_in_the_registry(t: TestDb) {
         })
         .await
         .unwrap();
-    let counts = panel1_app::domains::sync::sync_account(
-        &h.app,
-        &tenant,
-        &account.parse().unwrap(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let counts = sync().await;
     h.registry.set_faults(Faults::default()).await.unwrap();
     assert_eq!(
         (counts.checked, counts.failures, counts.drift),
@@ -1150,26 +1133,10 @@ async fn sync_reports_drift_planted_in_the_registry(t: TestDb) {
     // The failed reads are due again half an hour later, not a whole sync interval later: ten
     // minutes on, nothing is due; forty minutes on, the four are read (and answer now).
     h.advance(chrono::Duration::minutes(10)).await;
-    let counts = panel1_app::domains::sync::sync_account(
-        &h.app,
-        &tenant,
-        &account.parse().unwrap(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let counts = sync().await;
     assert_eq!(counts.checked, 0, "read too soon after failing: {counts:?}");
     h.advance(chrono::Duration::minutes(30)).await;
-    let counts = panel1_app::domains::sync::sync_account(
-        &h.app,
-        &tenant,
-        &account.parse().unwrap(),
-        None,
-        None,
-    )
-    .await
-    .unwrap();
+    let counts = sync().await;
     assert_eq!(
         (counts.checked, counts.failures),
         (4, 0),
