@@ -15,8 +15,8 @@ use panel1_store::billing::{Invoice, InvoiceFilter, InvoiceStatus, PriceFilter};
 use serde::Deserialize;
 
 use super::{
-    Area, Confirm, client_options, confirm_page, matches, page_of, page_request, pager, q,
-    see_other,
+    Area, Confirm, client_filter, client_options, confirm_page, matches, page_of, page_request,
+    pager, q, see_other,
 };
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData, refusal, top};
@@ -46,25 +46,13 @@ pub struct ListQuery {
 async fn list(app: &App, v: &Viewer, area: Area, query: ListQuery) -> PageResult {
     let search = q(&query.q);
     let status_text = q(&query.status);
-    let client_text = if area.is_admin() {
-        q(&query.client_id)
-    } else {
-        String::new()
-    };
+    let (client_text, client) = client_filter(area, &query.client_id)?;
     let status = match status_text.as_str() {
         "" => None,
         s => Some(InvoiceStatus::parse(s).ok_or_else(|| {
             PageError::Invalid(format!(
                 "`{s}` is not an invoice status; pick one of {}.",
                 STATUSES.join(", ")
-            ))
-        })?),
-    };
-    let client = match client_text.as_str() {
-        "" => None,
-        s => Some(s.parse::<ClientId>().map_err(|_| {
-            PageError::Invalid(format!(
-                "`{s}` is not a client id; pick the client from the list."
             ))
         })?),
     };

@@ -20,13 +20,14 @@ use panel1_app::certificates::install::{
 use panel1_app::certificates::service::{self as svc, CertificateDetail, IssueInput, RevokeInput};
 use panel1_app::{App, AppError};
 use panel1_core::{
-    CaAccountId, CertificateId, CertificateProductId, ClientId, SecretString, ValidationRecordId,
+    CaAccountId, CertificateId, CertificateProductId, SecretString, ValidationRecordId,
 };
 use panel1_store::certificates::{CertificateFilter, OPEN_STATUSES};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Area, Confirm, client_options, confirm_page, page_request, pager, parse_day, q, see_other,
+    Area, Confirm, client_filter, client_options, confirm_page, day_filter, page_request, pager, q,
+    see_other,
 };
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData, refusal, top};
@@ -95,33 +96,13 @@ pub struct ListQuery {
 async fn list(app: &App, v: &Viewer, area: Area, query: ListQuery) -> PageResult {
     let search = q(&query.q);
     let status = q(&query.status);
-    let client_text = if area.is_admin() {
-        q(&query.client_id)
-    } else {
-        String::new()
-    };
-    let expires_text = q(&query.expires_before);
+    let (client_text, client_id) = client_filter(area, &query.client_id)?;
     if !status.is_empty() && !STATUSES.contains(&status.as_str()) {
         return Err(PageError::Invalid(format!(
             "`{status}` is not a certificate status; pick one from the list."
         )));
     }
-    let client_id = match client_text.as_str() {
-        "" => None,
-        s => Some(s.parse::<ClientId>().map_err(|_| {
-            PageError::Invalid(format!(
-                "`{s}` is not a client id; pick the client from the list."
-            ))
-        })?),
-    };
-    let expires_before = match expires_text.as_str() {
-        "" => None,
-        s => Some(parse_day(s).ok_or_else(|| {
-            PageError::Invalid(format!(
-                "`{s}` is not a date; give it as YYYY-MM-DD, e.g. 2026-12-31."
-            ))
-        })?),
-    };
+    let (expires_text, expires_before) = day_filter(&query.expires_before)?;
     let f = CertificateFilter {
         status: Some(status.clone()).filter(|s| !s.is_empty()),
         client_id,

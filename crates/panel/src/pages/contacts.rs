@@ -9,11 +9,13 @@ use minijinja::context;
 use minijinja::value::{Serde, Value};
 use panel1_app::domains::contacts::{self as svc, ContactPatch, NewContact};
 use panel1_app::{App, AppError};
-use panel1_core::{ClientId, ContactId};
+use panel1_core::ContactId;
 use panel1_store::contacts::{ContactFilter, ContactRecord};
 use serde::Deserialize;
 
-use super::{Area, Confirm, client_options, confirm_page, page_request, pager, q, see_other};
+use super::{
+    Area, Confirm, client_filter, client_options, confirm_page, page_request, pager, q, see_other,
+};
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData, refusal, top};
 use crate::session::{ClientViewer, Flash, StaffViewer, Viewer, safe_next};
@@ -32,19 +34,7 @@ pub struct ListQuery {
 
 async fn list(app: &App, v: &Viewer, area: Area, query: ListQuery) -> PageResult {
     let search = q(&query.q);
-    let client_text = if area.is_admin() {
-        q(&query.client_id)
-    } else {
-        String::new()
-    };
-    let client_id = match client_text.as_str() {
-        "" => None,
-        s => Some(s.parse::<ClientId>().map_err(|_| {
-            PageError::Invalid(format!(
-                "`{s}` is not a client id; pick the client from the list."
-            ))
-        })?),
-    };
+    let (client_text, client_id) = client_filter(area, &query.client_id)?;
     let f = ContactFilter {
         client_id,
         search: Some(search.clone()).filter(|s| !s.is_empty()),

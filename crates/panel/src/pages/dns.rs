@@ -17,7 +17,9 @@ use panel1_app::dns::service::{self as svc, Acting, NewZoneInput, RecordBody, Zo
 use panel1_core::{ClientId, PageRequest, ZoneId};
 use serde::Deserialize;
 
-use super::{Area, Confirm, client_options, confirm_page, page_request, pager, q, see_other};
+use super::{
+    Area, Confirm, client_filter, client_options, confirm_page, page_request, pager, q, see_other,
+};
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData, refusal};
 use crate::session::{ClientViewer, Flash, StaffViewer, Viewer};
@@ -66,19 +68,7 @@ async fn list_page(
     status: StatusCode,
 ) -> PageResult {
     let search = q(&query.q);
-    let client_text = if area.is_admin() {
-        q(&query.client_id)
-    } else {
-        String::new()
-    };
-    let client_id = match client_text.as_str() {
-        "" => None,
-        s => Some(s.parse::<ClientId>().map_err(|_| {
-            PageError::Invalid(format!(
-                "`{s}` is not a client id; pick the client from the list."
-            ))
-        })?),
-    };
+    let (client_text, client_id) = client_filter(area, &query.client_id)?;
     let f = ZoneListFilter {
         search: Some(search.clone()).filter(|s| !s.is_empty()),
         client_id,

@@ -32,7 +32,8 @@ use panel1_store::domain_operations::{DomainOperation, OperationStatus};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Area, Confirm, client_options, confirm_page, page_request, pager, parse_day, q, see_other,
+    Area, Confirm, client_filter, client_options, confirm_page, day_filter, page_request, pager, q,
+    see_other,
 };
 use crate::error::{PageError, PageResult};
 use crate::form::{Errors, FormData, refusal, top};
@@ -66,28 +67,8 @@ async fn list(app: &App, v: &Viewer, area: Area, query: ListQuery) -> PageResult
     let search = q(&query.q);
     let status = q(&query.status);
     let tld = q(&query.tld).trim_start_matches('.').to_owned();
-    let client_text = if area.is_admin() {
-        q(&query.client_id)
-    } else {
-        String::new()
-    };
-    let expiring_text = q(&query.expiring_before);
-    let client_id = match client_text.as_str() {
-        "" => None,
-        s => Some(s.parse::<ClientId>().map_err(|_| {
-            PageError::Invalid(format!(
-                "`{s}` is not a client id; pick the client from the list."
-            ))
-        })?),
-    };
-    let expiring_before = match expiring_text.as_str() {
-        "" => None,
-        s => Some(parse_day(s).ok_or_else(|| {
-            PageError::Invalid(format!(
-                "`{s}` is not a date; give it as YYYY-MM-DD, e.g. 2026-12-31."
-            ))
-        })?),
-    };
+    let (client_text, client_id) = client_filter(area, &query.client_id)?;
+    let (expiring_text, expiring_before) = day_filter(&query.expiring_before)?;
     let f = ListFilter {
         client_id,
         status: Some(status.clone()).filter(|s| !s.is_empty()),

@@ -26,7 +26,7 @@ use minijinja::context;
 use panel1_core::{Page, PageRequest};
 use serde::Serialize;
 
-use crate::error::PageResult;
+use crate::error::{PageError, PageResult};
 use crate::templates::render;
 
 /// Items per page in every list.
@@ -100,6 +100,43 @@ pub async fn client_options(
 /// The trimmed value of an optional query parameter (`""` when absent).
 pub fn q(v: &Option<String>) -> String {
     v.as_deref().unwrap_or("").trim().to_owned()
+}
+
+/// The `client_id` filter of a list page: its text (kept in the form and the pager) and the
+/// id. Only staff filter by client; a client user's lists hold their own objects already.
+pub fn client_filter(
+    area: Area,
+    raw: &Option<String>,
+) -> PageResult<(String, Option<panel1_core::ClientId>)> {
+    if !area.is_admin() {
+        return Ok((String::new(), None));
+    }
+    let text = q(raw);
+    let id = match text.as_str() {
+        "" => None,
+        s => Some(s.parse().map_err(|_| {
+            PageError::Invalid(format!(
+                "`{s}` is not a client id; pick the client from the list."
+            ))
+        })?),
+    };
+    Ok((text, id))
+}
+
+/// A `YYYY-MM-DD` filter of a list page: its text and the start of that day in UTC.
+pub fn day_filter(
+    raw: &Option<String>,
+) -> PageResult<(String, Option<chrono::DateTime<chrono::Utc>>)> {
+    let text = q(raw);
+    let day = match text.as_str() {
+        "" => None,
+        s => Some(parse_day(s).ok_or_else(|| {
+            PageError::Invalid(format!(
+                "`{s}` is not a date; give it as YYYY-MM-DD, e.g. 2026-12-31."
+            ))
+        })?),
+    };
+    Ok((text, day))
 }
 
 /// A `YYYY-MM-DD` date as the start of that day in UTC.
