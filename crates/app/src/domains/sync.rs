@@ -548,14 +548,9 @@ pub async fn sync_account(
                 &mut last_error,
             );
         }
-        let drifted: HashSet<DomainId> = changed
-            .iter()
-            .filter(|(_, p)| !p.drift.is_empty())
-            .map(|(d, _)| d.id.clone())
-            .collect();
         for (read, recorded) in apply_all(app, tenant, changed, now).await? {
             match recorded {
-                Some(_) if drifted.contains(&read.id) => counts.drift += 1,
+                Some(recorded) if !recorded.is_empty() => counts.drift += 1,
                 Some(_) => {}
                 // An operation is under way (it reads the registrar itself): read again soon
                 // after. One that changed meanwhile keeps its old stamp (`mark_synced` skips it).
