@@ -3,7 +3,9 @@
 //! concurrent connections) with median and p99 latency, plus `serve`'s idle resident memory.
 //!
 //! Run: `cargo bench -p panel1 --bench platform` (or `bench/platform`). Needs PostgreSQL as the
-//! tests do (`PANEL1_TEST_POSTGRES_URL`). `BENCH_JOBS` and `BENCH_CLIENTS` change the sizes.
+//! tests do (`PANEL1_TEST_POSTGRES_URL`). `BENCH_JOBS` and `BENCH_CLIENTS` change the sizes;
+//! `BENCH_PARTS` (`jobs,api`), `BENCH_BACKENDS` (`sqlite,postgres`) pick what runs, and
+//! `BENCH_RUNS` repeats the list call (the tail moves between runs on a shared 2-core machine).
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,6 +32,11 @@ impl Job for Noop {
     async fn run(&self, _: &(), _: &JobContext) -> Result<(), JobError> {
         Ok(())
     }
+}
+
+/// Whether the comma-separated list in `k` (all when unset) names `item`.
+fn env_selects(k: &str, item: &str) -> bool {
+    std::env::var(k).map_or(true, |v| v.split(',').any(|p| p.trim() == item))
 }
 
 fn env_usize(k: &str, d: usize) -> usize {
@@ -131,6 +138,10 @@ struct ApiFigures {
     p50_ms: f64,
     p99_ms: f64,
     idle_rss_mb: f64,
+    /// `serve`'s CPU time (user + system) per request answered.
+    serve_cpu_us: f64,
+    /// PostgreSQL's CPU time per request (0 on SQLite, which runs inside `serve`).
+    postgres_cpu_us: f64,
     errors: usize,
 }
 
@@ -151,7 +162,36 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-async fn api_bench(backend: Backend, clients_n: usize) -> ApiFigures {
+/// CPU time (user + system) a process has used, in microseconds.
+fn cpu_us(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) closed by ')'; utime and stime are
+    // the 14th and 15th fields of the line, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    f.get(11)
+        .zip(f.get(12))
+        .map_or(0.0, |(u, s)| (u + s) * 10_000.0)
+}
+
+/// CPU time of each `postgres` process on this machine (the server and its backends), by pid.
+fn postgres_cpu_us() -> std::collections::HashMap<u32, f64> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Default::default();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| (pid, cpu_us(pid)))
+        .collect()
+}
+
+async fn api_bench(backend: Backend, clients_n: usize, runs: usize) -> Vec<ApiFigures> {
     let t = TestDb::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
     let key = MasterKey::generate().unwrap();
@@ -237,47 +277,68 @@ async fn api_bench(backend: Backend, clients_n: usize) -> ApiFigures {
     let idle_rss_mb = rss_mb(serve.0.id());
 
     // The load comes from wrk (a separate C process, as a real client would be).
-    let url = format!("{base}/api/v1/clients?limit=50&page=3");
+    let path =
+        std::env::var("BENCH_PATH").unwrap_or_else(|_| "/api/v1/clients?limit=50&page=3".into());
+    let url = format!("{base}{path}");
     let auth = format!("Authorization: Bearer {}", secret.expose());
     let _ = Command::new("wrk")
         .args(["-t1", "-c8", "-d2s", "-H", &auth, &url])
         .output();
-    let out = Command::new("wrk")
-        .args(["-t2", "-c64", "-d10s", "--latency", "-H", &auth, &url])
-        .output()
-        .expect("wrk is installed (bench/platform installs it)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let figure = |prefix: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix))
-            .map(|v| {
-                let v = v.trim();
-                let (num, mult) = if let Some(n) = v.strip_suffix("us") {
-                    (n, 0.001)
-                } else if let Some(n) = v.strip_suffix("ms") {
-                    (n, 1.0)
-                } else if let Some(n) = v.strip_suffix('s') {
-                    (n, 1000.0)
-                } else {
-                    (v, 1.0)
-                };
-                num.trim().parse::<f64>().unwrap_or(f64::NAN) * mult
-            })
-            .unwrap_or(f64::NAN)
-    };
-    let errors = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    drop(serve);
-    ApiFigures {
-        rps: figure("Requests/sec:"),
-        p50_ms: figure("50%"),
-        p99_ms: figure("99%"),
-        idle_rss_mb,
-        errors,
+    let mut figures = Vec::new();
+    for _ in 0..runs {
+        let cpu_before = cpu_us(serve.0.id());
+        let pg_before = postgres_cpu_us();
+        let out = Command::new("wrk")
+            .args(["-t2", "-c64", "-d10s", "--latency", "-H", &auth, &url])
+            .output()
+            .expect("wrk is installed (bench/platform installs it)");
+        let cpu = cpu_us(serve.0.id()) - cpu_before;
+        // Processes that started during the run count from zero.
+        let pg_cpu: f64 = postgres_cpu_us()
+            .into_iter()
+            .map(|(pid, t)| t - pg_before.get(&pid).copied().unwrap_or(0.0))
+            .sum();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let figure = |prefix: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.trim().strip_prefix(prefix))
+                .map(|v| {
+                    let v = v.trim();
+                    let (num, mult) = if let Some(n) = v.strip_suffix("us") {
+                        (n, 0.001)
+                    } else if let Some(n) = v.strip_suffix("ms") {
+                        (n, 1.0)
+                    } else if let Some(n) = v.strip_suffix('s') {
+                        (n, 1000.0)
+                    } else {
+                        (v, 1.0)
+                    };
+                    num.trim().parse::<f64>().unwrap_or(f64::NAN) * mult
+                })
+                .unwrap_or(f64::NAN)
+        };
+        let errors = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let requests = text
+            .lines()
+            .find_map(|l| l.trim().split_once(" requests in "))
+            .and_then(|(n, _)| n.trim().parse::<f64>().ok())
+            .unwrap_or(f64::NAN);
+        figures.push(ApiFigures {
+            serve_cpu_us: cpu / requests,
+            postgres_cpu_us: pg_cpu / requests,
+            rps: figure("Requests/sec:"),
+            p50_ms: figure("50%"),
+            p99_ms: figure("99%"),
+            idle_rss_mb,
+            errors,
+        });
     }
+    drop(serve);
+    figures
 }
 
 fn main() {
@@ -292,18 +353,28 @@ fn main() {
         let pg = panel1_store::testing::postgres_base_url();
         println!("PostgreSQL: {}", if pg.contains("host=/") { "this machine, Unix socket" } else { "TCP" });
         println!();
-        println!("job queue, {n} no-op jobs (target: drain >= 5,000 jobs/s on PostgreSQL)");
-        println!("{:<12} {:>22} {:>26} {:>18}", "backend", "enqueue batch (jobs/s)", "enqueue 1 per tx (jobs/s)", "drain (jobs/s)");
-        for b in [Backend::Sqlite, Backend::Postgres] {
-            let f = jobs_bench(b, n).await;
-            println!("{:<12} {:>22.0} {:>26.0} {:>18.0}", b.as_str(), f.enqueue_batch, f.enqueue_single, f.drain);
+        let backends: Vec<Backend> = [Backend::Sqlite, Backend::Postgres]
+            .into_iter()
+            .filter(|b| env_selects("BENCH_BACKENDS", b.as_str()))
+            .collect();
+        if env_selects("BENCH_PARTS", "jobs") {
+            println!("job queue, {n} no-op jobs (target: drain >= 5,000 jobs/s on PostgreSQL)");
+            println!("{:<12} {:>22} {:>26} {:>18}", "backend", "enqueue batch (jobs/s)", "enqueue 1 per tx (jobs/s)", "drain (jobs/s)");
+            for &b in &backends {
+                let f = jobs_bench(b, n).await;
+                println!("{:<12} {:>22.0} {:>26.0} {:>18.0}", b.as_str(), f.enqueue_batch, f.enqueue_single, f.drain);
+            }
+            println!();
         }
-        println!();
-        println!("GET /api/v1/clients?limit=50 out of {clients_n}, 64 connections, 10 s (target: p99 < 20 ms; serve idle < 60 MB)");
-        println!("{:<12} {:>12} {:>12} {:>12} {:>16} {:>8}", "backend", "requests/s", "median ms", "p99 ms", "serve idle RSS", "errors");
-        for b in [Backend::Sqlite, Backend::Postgres] {
-            let f = api_bench(b, clients_n).await;
-            println!("{:<12} {:>12.0} {:>12.2} {:>12.2} {:>13.1} MB {:>8}", b.as_str(), f.rps, f.p50_ms, f.p99_ms, f.idle_rss_mb, f.errors);
+        if env_selects("BENCH_PARTS", "api") {
+            let runs = env_usize("BENCH_RUNS", 1).max(1);
+            println!("GET /api/v1/clients?limit=50 out of {clients_n}, 64 connections, 10 s (target: p99 < 20 ms; serve idle < 60 MB)");
+            println!("{:<12} {:>12} {:>12} {:>12} {:>16} {:>18} {:>19} {:>8}", "backend", "requests/s", "median ms", "p99 ms", "serve idle RSS", "serve CPU/request", "PostgreSQL CPU/req", "errors");
+            for &b in &backends {
+                for f in api_bench(b, clients_n, runs).await {
+                    println!("{:<12} {:>12.0} {:>12.2} {:>12.2} {:>13.1} MB {:>15.0} µs {:>16.0} µs {:>8}", b.as_str(), f.rps, f.p50_ms, f.p99_ms, f.idle_rss_mb, f.serve_cpu_us, f.postgres_cpu_us, f.errors);
+                }
+            }
         }
     });
 }
