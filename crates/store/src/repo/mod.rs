@@ -48,8 +48,8 @@ where
 /// decoded into `R` along with an optional `p1_total` column the tail may select (see
 /// `counters::total_column`; `None` when absent or NULL).
 ///
-/// On SQLite each row comes back as one JSON object text (`json_object`), not one value per
-/// column: sqlx's SQLite driver copies every value of a row with its own allocation and looks
+/// On SQLite each row comes back as one JSON array text (`json_array`, in column order), not
+/// one value per column: sqlx's SQLite driver copies every value of a row with its own allocation and looks
 /// columns up by name, and with 16 columns that was most of the CPU of a 50-row page
 /// (bench/platform: 2,740 → 5,800 requests/s). PostgreSQL's typed rows are cheaper than
 /// building JSON on the server, so it reads them as they are.
@@ -85,15 +85,11 @@ where
                 .collect()
         }
         crate::Conn::Sqlite(c) => {
-            let pairs: Vec<String> = columns
-                .split(',')
-                .map(str::trim)
-                .map(|c| format!("'{c}', {c}"))
-                .collect();
+            // A JSON array in column order: `R`'s derived `Deserialize` reads a sequence field
+            // by field, so no column names are written by SQLite or matched by serde.
             let total = if has_total { "" } else { ", NULL AS p1_total" };
             let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT json_object({}) AS p1_row{total}{tail}",
-                pairs.join(", ")
+                "SELECT json_array({columns}) AS p1_row{total}{tail}"
             ));
             let mut q = sqlx::query_as::<_, (String, Option<i64>)>(sql);
             for b in binds {
