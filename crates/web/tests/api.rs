@@ -301,8 +301,8 @@ async fn pagination_counts_and_pages(t: TestDb) {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.first(), Some(&"C14"), "newest first");
-    assert_eq!(names.len(), 10);
+    let expected: Vec<String> = (5..15).rev().map(|i| format!("C{i:02}")).collect();
+    assert_eq!(names, expected, "newest first, the whole page in order");
     let r = app.get("/api/v1/clients?search=c0", &app.token).await;
     assert_eq!(r.body["total"], 10);
 }
