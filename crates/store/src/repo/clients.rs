@@ -216,20 +216,16 @@ pub async fn list(
     }
     let filtered = n > 1;
     // Unfiltered, the page carries the tenant's counter (one statement); filtered, a count.
-    let total_col = if filtered {
-        String::new()
-    } else {
-        format!(", {}", super::counters::total_column("clients"))
-    };
+    let counter = (!filtered).then_some("clients");
     let tail = format!(
-        "{total_col} FROM clients WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+        " FROM clients WHERE {cond} ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
         page.limit(),
         page.offset()
     );
     let mut all_binds: Vec<&str> = vec![scope.tenant_id.as_str()];
     all_binds.extend(binds.iter().map(String::as_str));
     let rows: Vec<(Row, Option<i64>)> =
-        super::fetch_list(c.reborrow(), COLUMNS, &tail, &all_binds).await?;
+        super::fetch_list(c.reborrow(), COLUMNS, counter, &tail, &all_binds).await?;
     let carried = rows.first().and_then(|r| r.1);
     let total = match carried {
         Some(t) => t,

@@ -30,9 +30,9 @@ pub async fn next(c: Conn<'_>, tenant: &TenantId, name: &str) -> Result<i64> {
         .bind(tenant.as_str()).bind(name).fetch_one(c).await)?)
 }
 
-/// A column `p1_total` holding the tenant's counter `name` (the tenant id bound as `$1`), so an
-/// unfiltered listing reads its page and its `total` in one statement. `name` is a constant of
-/// the caller's, never input.
+/// An expression for the tenant's counter `name` (the tenant id bound as `$1`), so an unfiltered
+/// listing reads its page and its `total` in one statement (`repo::fetch_list`). `name` is a
+/// constant of the caller's, never input.
 pub(crate) fn total_column(name: &'static str) -> String {
-    format!("(SELECT value FROM counters WHERE tenant_id = $1 AND name = '{name}') AS p1_total")
+    format!("(SELECT value FROM counters WHERE tenant_id = $1 AND name = '{name}')")
 }

@@ -45,17 +45,18 @@ where
 }
 
 /// Reads a listing page: `SELECT <columns><tail>` with `binds` (all text) as `$1…`, each row
-/// decoded into `R` along with an optional `p1_total` column the tail may select (see
-/// `counters::total_column`; `None` when absent or NULL).
+/// decoded into `R` along with the tenant's counter `counter` (see `counters::total_column`),
+/// read in the same statement when one is given; `None` when not, and on an empty page.
 ///
 /// On SQLite each row comes back as one JSON array text (`json_array`, in column order), not
-/// one value per column: sqlx's SQLite driver copies every value of a row with its own allocation and looks
-/// columns up by name, and with 16 columns that was most of the CPU of a 50-row page
-/// (bench/platform: 2,740 → 5,800 requests/s). PostgreSQL's typed rows are cheaper than
-/// building JSON on the server, so it reads them as they are.
+/// one value per column: sqlx's SQLite driver copies every value of a row with its own
+/// allocation and looks columns up by name, and with 16 columns that was most of the CPU of a
+/// 50-row page (bench/platform: 2,740 → 5,800 requests/s). PostgreSQL's typed rows are cheaper
+/// than building JSON on the server, so it reads them as they are, by position.
 pub(crate) async fn fetch_list<R>(
     c: crate::Conn<'_>,
     columns: &str,
+    counter: Option<&'static str>,
     tail: &str,
     binds: &[&str],
 ) -> Result<Vec<(R, Option<i64>)>>
@@ -63,10 +64,12 @@ where
     R: serde::de::DeserializeOwned + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
     use sqlx::Row as _;
-    let has_total = tail.contains("p1_total");
+    let total = counter.map_or_else(|| "CAST(NULL AS BIGINT)".to_owned(), counters::total_column);
     match c {
         crate::Conn::Postgres(c) => {
-            let sql = sqlx::AssertSqlSafe(format!("SELECT {columns}{tail}"));
+            // The total follows the row's own columns.
+            let at = columns.split(',').count();
+            let sql = sqlx::AssertSqlSafe(format!("SELECT {columns}, {total}{tail}"));
             let mut q = sqlx::query(sql);
             for b in binds {
                 q = q.bind(*b);
@@ -74,23 +77,13 @@ where
             q.fetch_all(c)
                 .await?
                 .iter()
-                .map(|row| {
-                    let total = if has_total {
-                        row.try_get("p1_total")?
-                    } else {
-                        None
-                    };
-                    Ok((R::from_row(row)?, total))
-                })
+                .map(|row| Ok((R::from_row(row)?, row.try_get(at)?)))
                 .collect()
         }
         crate::Conn::Sqlite(c) => {
             // A JSON array in column order: `R`'s derived `Deserialize` reads a sequence field
             // by field, so no column names are written by SQLite or matched by serde.
-            let total = if has_total { "" } else { ", NULL AS p1_total" };
-            let sql = sqlx::AssertSqlSafe(format!(
-                "SELECT json_array({columns}) AS p1_row{total}{tail}"
-            ));
+            let sql = sqlx::AssertSqlSafe(format!("SELECT json_array({columns}), {total}{tail}"));
             let mut q = sqlx::query_as::<_, (String, Option<i64>)>(sql);
             for b in binds {
                 q = q.bind(*b);
