@@ -162,6 +162,53 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// What `wrk --latency` printed: requests answered, their rate, latency percentiles (ms) and
+/// non-2xx responses.
+struct WrkOutput {
+    requests: f64,
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+impl WrkOutput {
+    fn parse(text: &str) -> Self {
+        let after = |prefix: &str| text.lines().find_map(|l| l.trim().strip_prefix(prefix));
+        // "1.23ms", "850.00us", "1.02s" or a bare number.
+        let figure = |prefix: &str| -> f64 {
+            after(prefix)
+                .map(|v| {
+                    let v = v.trim();
+                    let (num, mult) = if let Some(n) = v.strip_suffix("us") {
+                        (n, 0.001)
+                    } else if let Some(n) = v.strip_suffix("ms") {
+                        (n, 1.0)
+                    } else if let Some(n) = v.strip_suffix('s') {
+                        (n, 1000.0)
+                    } else {
+                        (v, 1.0)
+                    };
+                    num.trim().parse::<f64>().unwrap_or(f64::NAN) * mult
+                })
+                .unwrap_or(f64::NAN)
+        };
+        WrkOutput {
+            requests: text
+                .lines()
+                .find_map(|l| l.trim().split_once(" requests in "))
+                .and_then(|(n, _)| n.trim().parse().ok())
+                .unwrap_or(f64::NAN),
+            rps: figure("Requests/sec:"),
+            p50_ms: figure("50%"),
+            p99_ms: figure("99%"),
+            errors: after("Non-2xx or 3xx responses:")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
+        }
+    }
+}
+
 /// CPU time (user + system) a process has used, in microseconds.
 fn cpu_us(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -298,43 +345,15 @@ async fn api_bench(backend: Backend, clients_n: usize, runs: usize) -> Vec<ApiFi
             .into_iter()
             .map(|(pid, t)| t - pg_before.get(&pid).copied().unwrap_or(0.0))
             .sum();
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let figure = |prefix: &str| -> f64 {
-            text.lines()
-                .find_map(|l| l.trim().strip_prefix(prefix))
-                .map(|v| {
-                    let v = v.trim();
-                    let (num, mult) = if let Some(n) = v.strip_suffix("us") {
-                        (n, 0.001)
-                    } else if let Some(n) = v.strip_suffix("ms") {
-                        (n, 1.0)
-                    } else if let Some(n) = v.strip_suffix('s') {
-                        (n, 1000.0)
-                    } else {
-                        (v, 1.0)
-                    };
-                    num.trim().parse::<f64>().unwrap_or(f64::NAN) * mult
-                })
-                .unwrap_or(f64::NAN)
-        };
-        let errors = text
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0);
-        let requests = text
-            .lines()
-            .find_map(|l| l.trim().split_once(" requests in "))
-            .and_then(|(n, _)| n.trim().parse::<f64>().ok())
-            .unwrap_or(f64::NAN);
+        let w = WrkOutput::parse(&String::from_utf8_lossy(&out.stdout));
         figures.push(ApiFigures {
-            serve_cpu_us: cpu / requests,
-            postgres_cpu_us: pg_cpu / requests,
-            rps: figure("Requests/sec:"),
-            p50_ms: figure("50%"),
-            p99_ms: figure("99%"),
+            serve_cpu_us: cpu / w.requests,
+            postgres_cpu_us: pg_cpu / w.requests,
+            rps: w.rps,
+            p50_ms: w.p50_ms,
+            p99_ms: w.p99_ms,
             idle_rss_mb,
-            errors,
+            errors: w.errors,
         });
     }
     drop(serve);
